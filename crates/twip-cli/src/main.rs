@@ -1,11 +1,21 @@
 //! The `twip` binary: a thin layer over the twip crates.
+//!
+//! Exit codes: 0 success; 1 bad input or failure; 2 the run worked but an
+//! SLO is not met.
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 mod policy;
+mod simulate;
 
 /// twip — scale-out planner and simulator.
+///
+/// Simulates a service topology under traffic and failures, places replicas
+/// with WebAssembly policies, plans the cheapest infrastructure that meets
+/// the SLOs, and reports on it.
 #[derive(Parser, Debug)]
-#[command(name = "twip", version, about)]
+#[command(name = "twip", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -13,13 +23,31 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Simulate a scenario: latency percentiles, errors, utilisation, SLO verdict (exit 2 if not met).
+    Simulate(simulate::SimulateArgs),
     /// Placement policies (WebAssembly plugins): list, check, place.
     Policy(policy::PolicyArgs),
 }
 
-fn main() -> std::process::ExitCode {
+/// Output format.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Human-readable table.
+    Table,
+    /// One JSON object.
+    Json,
+}
+
+/// Prints an error and returns exit code 1.
+pub fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("twip: error: {e}");
+    ExitCode::from(1)
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Simulate(args) => simulate::run(args),
         Command::Policy(args) => policy::run(args),
     }
 }

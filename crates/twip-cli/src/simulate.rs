@@ -1,0 +1,176 @@
+//! `twip simulate`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use twip_model::Scenario;
+use twip_sim::{Options, SimReport};
+
+use crate::{fail, Format};
+
+/// Arguments of `twip simulate`.
+#[derive(clap::Args, Debug)]
+pub struct SimulateArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Seed (default: the scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Independent replications, run in parallel; more give tighter confidence intervals.
+    #[arg(long, default_value_t = 1)]
+    pub replications: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Include per-interval series (rate, latency percentiles, errors) in the JSON.
+    #[arg(long)]
+    pub timeline: bool,
+}
+
+/// Runs `twip simulate`: exit 0 when every SLO is met, 2 when one is not, 1 on bad input.
+pub fn run(args: SimulateArgs) -> ExitCode {
+    let scenario = match Scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let opts = Options {
+        seed: args.seed,
+        replications: args.replications,
+        timeline: args.timeline,
+        ..Options::default()
+    };
+    let report = match with_progress(&scenario, opts) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("{}: {e}", args.scenario.display())),
+    };
+    match args.format {
+        Format::Json => match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => return fail(e),
+        },
+        Format::Table => print!("{}", table(&report)),
+    }
+    if report.slo.met {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+/// Simulates with a progress bar on stderr when the run takes more than a
+/// second and stderr is a terminal.
+pub fn with_progress(scenario: &Scenario, mut opts: Options) -> Result<SimReport, twip_sim::SimError> {
+    let counter = Arc::new(AtomicU64::new(0));
+    opts.progress = Some(counter.clone());
+    let total_ms = (scenario.duration_s * 1e3) as u64 * opts.replications as u64;
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = std::io::stderr().is_terminal().then(|| {
+        let (counter, done) = (counter.clone(), done.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(1));
+            if done.load(Ordering::Relaxed) {
+                return;
+            }
+            let bar = indicatif::ProgressBar::new(total_ms);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} simulating [{bar:40}] {percent}% ({eta} left)")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            while !done.load(Ordering::Relaxed) {
+                bar.set_position(counter.load(Ordering::Relaxed).min(total_ms));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        })
+    });
+    let result = twip_sim::simulate(scenario, &opts);
+    done.store(true, Ordering::Relaxed);
+    if let Some(w) = watcher {
+        w.join().ok();
+    }
+    result
+}
+
+fn ms(x: f64) -> String {
+    if x.is_nan() {
+        "-".into()
+    } else if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn table(r: &SimReport) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let ci = |k: &str| r.ci95.get(k).map(|h| format!(" ± {}", ms(*h))).unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "scenario {}  seed {}  replications {}  simulated {:.0} s  events {}  wall {:.2} s",
+        r.scenario, r.seed, r.replications, r.simulated_s, r.events, r.wall_s
+    );
+    let _ = writeln!(
+        o,
+        "requests {}  completed {}  errors {}  error rate {:.6}{}",
+        r.requests,
+        r.completed,
+        r.errors,
+        r.error_rate,
+        r.ci95.get("error_rate").map(|h| format!(" ± {h:.6}")).unwrap_or_default()
+    );
+    let l = &r.latency_ms;
+    let _ = writeln!(
+        o,
+        "latency ms: mean {}{}  p50 {}  p95 {}  p99 {}{}  max {}",
+        ms(l.mean),
+        ci("latency_ms.mean"),
+        ms(l.p50),
+        ms(l.p95),
+        ms(l.p99),
+        ci("latency_ms.p99"),
+        ms(l.max)
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "{:<16} {:>6} {:>12} {:>12} {:>12} {:>9} {:>8} {:>9}",
+        "service", "util", "wait ms", "service ms", "completed", "rejected", "failed", "timed out"
+    );
+    for (name, s) in &r.services {
+        let _ = writeln!(
+            o,
+            "{:<16} {:>5.1}% {:>12} {:>12} {:>12} {:>9} {:>8} {:>9}",
+            name,
+            s.utilization * 100.0,
+            ms(s.mean_wait_ms),
+            ms(s.mean_service_ms),
+            s.completed,
+            s.rejected,
+            s.failed,
+            s.timed_out
+        );
+    }
+    if !r.failures.is_empty() {
+        let _ = writeln!(o);
+        for f in &r.failures {
+            let end = f.end_s.map(|e| format!("{e:.0} s")).unwrap_or_else(|| "end".into());
+            let _ = writeln!(
+                o,
+                "failure: {} from {:.0} s to {end}: {} replicas down, {} visits lost",
+                f.what, f.at_s, f.replicas, f.errors
+            );
+        }
+    }
+    let _ = writeln!(o);
+    if r.slo.met {
+        let _ = writeln!(o, "SLO: met");
+    } else {
+        let _ = writeln!(o, "SLO: NOT met: {}", r.slo.violations.join("; "));
+    }
+    o
+}

@@ -1,0 +1,29 @@
+//! The twip input model.
+//!
+//! Everything the other crates consume starts here: a [`Scenario`] (parsed
+//! from TOML, validated, names resolved to indices, durations in seconds),
+//! the distributions of service times ([`Dist`]), the instance
+//! [`catalog`], and the [`plan`] file written by the planner.
+//!
+//! This crate knows nothing of simulation, wasm, docker or plotting; it
+//! only turns files into checked values, and every error names the file,
+//! the line and the field ([`Error`]).
+
+mod dist;
+mod error;
+mod locate;
+mod scenario;
+
+pub use dist::Dist;
+pub use error::Error;
+pub use scenario::{
+    Balancer, Call, Failure, FailureKind, HealthCheck, Infrastructure, Layout, Node, Region,
+    Routing, Scenario, Service, Slo, Spike, Traffic,
+};
+
+/// Parses a duration such as `"90s"`, `"10m"`, `"1h30m"` or `"24h"` into seconds.
+pub fn parse_duration(text: &str) -> Result<f64, String> {
+    humantime::parse_duration(text.trim())
+        .map(|d| d.as_secs_f64())
+        .map_err(|e| format!("expected a duration such as \"90s\", \"10m\" or \"24h\", got {text:?} ({e})"))
+}

@@ -1,0 +1,904 @@
+//! The scenario file: raw TOML shape, validation, and the resolved model.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::locate::{line_of_offset, line_of_path, FieldPath};
+use crate::{parse_duration, Dist, Error};
+
+// ---------------------------------------------------------------- resolved model
+
+/// A validated scenario: one phase (training, limited release, worldwide).
+///
+/// Names are resolved to indices, durations are seconds, times are ms where
+/// the field name says so.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    /// Scenario name.
+    pub name: String,
+    /// Where it was read from (empty for in-memory sources).
+    pub path: PathBuf,
+    /// Simulated time in seconds (warm-up included).
+    pub duration_s: f64,
+    /// Leading seconds excluded from statistics.
+    pub warmup_s: f64,
+    /// Default seed.
+    pub seed: u64,
+    /// Services, in file order.
+    pub services: Vec<Service>,
+    /// Arriving load.
+    pub traffic: Traffic,
+    /// Failures to inject.
+    pub failures: Vec<Failure>,
+    /// Service-level objectives, if any.
+    pub slo: Option<Slo>,
+    /// What the planner may choose from.
+    pub infrastructure: Infrastructure,
+    /// Placement policy name or path to a `.wasm` plugin.
+    pub policy: String,
+}
+
+/// A service (a tier of identical replicas behind a balancer).
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    /// Unique name.
+    pub name: String,
+    /// Replica count.
+    pub replicas: u32,
+    /// Requests one replica serves at once.
+    pub workers: u32,
+    /// Maximum queued (waiting) requests per replica; `None` is unbounded.
+    pub queue_limit: Option<u32>,
+    /// A request that has not finished within this time is an error.
+    pub timeout_ms: Option<f64>,
+    /// Time a worker spends on a request, excluding downstream calls.
+    pub service_time: Dist,
+    /// Synchronous downstream calls.
+    pub calls: Vec<Call>,
+    /// How calls are chosen.
+    pub routing: Routing,
+    /// If true the worker is freed after its own service time (event-driven proxy).
+    pub async_calls: bool,
+    /// How the balancer in front of this service picks a replica.
+    pub balancer: Balancer,
+    /// Health checks of the balancer.
+    pub health_check: HealthCheck,
+    /// Container image (for apply).
+    pub image: String,
+    /// Container port (for apply).
+    pub port: u16,
+    /// vCPU per replica.
+    pub cpu: f64,
+    /// Memory per replica in MiB.
+    pub memory_mb: u32,
+}
+
+/// A downstream call.
+#[derive(Debug, Clone, Serialize)]
+pub struct Call {
+    /// Index of the called service.
+    pub to: usize,
+    /// Probability that a request makes this call.
+    pub probability: f64,
+}
+
+/// How a service's calls are chosen for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Routing {
+    /// Each call is made independently with its probability, in order.
+    All,
+    /// At most one call, chosen by the probabilities (a path router).
+    One,
+}
+
+/// Load-balancing discipline among healthy replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Balancer {
+    /// Take turns.
+    RoundRobin,
+    /// Fewest requests in the replica (in service + queued).
+    LeastConnections,
+    /// Uniformly at random.
+    Random,
+}
+
+/// Health checking of a service's replicas by its balancer.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct HealthCheck {
+    /// Seconds between checks.
+    pub interval_s: f64,
+    /// Consecutive failed checks before a replica is taken out of rotation.
+    pub failures: u32,
+}
+
+impl HealthCheck {
+    /// Seconds from a replica's failure until the balancer stops using it.
+    pub fn detection_s(&self) -> f64 {
+        self.interval_s * self.failures as f64
+    }
+}
+
+/// The arriving load (a Poisson process, non-homogeneous when diurnal or spiky).
+#[derive(Debug, Clone, Serialize)]
+pub struct Traffic {
+    /// Index of the entry service.
+    pub entry: usize,
+    /// Constant rate (requests/s), added to the regions.
+    pub rps: f64,
+    /// Hour of day (UTC) at simulated time 0.
+    pub start_hour_utc: f64,
+    /// Diurnal regional loads.
+    pub regions: Vec<Region>,
+    /// Multiplicative spikes.
+    pub spikes: Vec<Spike>,
+}
+
+/// The diurnal load of one region.
+#[derive(Debug, Clone, Serialize)]
+pub struct Region {
+    /// Region name.
+    pub name: String,
+    /// Requests/s at the daily peak.
+    pub peak_rps: f64,
+    /// UTC hour of the peak (sinusoid).
+    pub peak_hour_utc: f64,
+    /// Trough rate as a fraction of the peak (sinusoid).
+    pub trough_ratio: f64,
+    /// Optional 24 hourly fractions of the peak (linear between hours); replaces the sinusoid.
+    pub profile: Option<Vec<f64>>,
+}
+
+/// A launch crowd: the whole rate multiplied for a while.
+#[derive(Debug, Clone, Serialize)]
+pub struct Spike {
+    /// Start, seconds from simulated time 0.
+    pub at_s: f64,
+    /// Length in seconds.
+    pub duration_s: f64,
+    /// Rate multiplier.
+    pub multiplier: f64,
+}
+
+/// What fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// One replica of a service.
+    Replica,
+    /// A node and every replica on it.
+    Node,
+    /// A zone and every node in it.
+    Zone,
+}
+
+/// An injected failure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// What fails.
+    pub kind: FailureKind,
+    /// Seconds from simulated time 0.
+    pub at_s: f64,
+    /// How long; `None` for good.
+    pub duration_s: Option<f64>,
+    /// `SERVICE` or `SERVICE/INDEX` for a replica, a node id, a zone name; `None`
+    /// picks the node (or zone) holding the most replicas.
+    pub target: Option<String>,
+}
+
+/// Service-level objectives.
+#[derive(Debug, Clone, Serialize)]
+pub struct Slo {
+    /// Bound on the 99th percentile of end-to-end latency.
+    pub p99_ms: Option<f64>,
+    /// Bound on the fraction of requests that fail.
+    pub max_error_rate: Option<f64>,
+    /// Failure classes the plan must survive (`node`, `zone`).
+    pub survive: Vec<FailureKind>,
+}
+
+/// The infrastructure the planner may choose from; also gives zones to the simulator.
+#[derive(Debug, Clone, Serialize)]
+pub struct Infrastructure {
+    /// Catalog file (resolved against the scenario's folder).
+    pub catalog: Option<PathBuf>,
+    /// Region whose prices apply.
+    pub region: Option<String>,
+    /// Zones to spread over.
+    pub zones: Vec<String>,
+    /// Instance types allowed (empty: all in the catalog).
+    pub instance_types: Vec<String>,
+    /// Upper bound on nodes.
+    pub max_nodes: u32,
+}
+
+// ---------------------------------------------------------------- layout
+
+/// A node: a machine replicas run on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Node {
+    /// Node id.
+    pub id: String,
+    /// Its zone.
+    pub zone: String,
+}
+
+/// Where each replica runs: the nodes and, per service, the node index of each replica.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Layout {
+    /// All nodes.
+    pub nodes: Vec<Node>,
+    /// `replica_node[service][replica]` = index into `nodes`.
+    pub replica_node: Vec<Vec<usize>>,
+}
+
+impl Layout {
+    /// The layout before any plan: every replica its own node (`SERVICE-INDEX`),
+    /// each service's replicas spread round-robin over the scenario's zones.
+    pub fn one_node_per_replica(s: &Scenario) -> Layout {
+        let mut nodes = Vec::new();
+        let mut replica_node = Vec::new();
+        for svc in &s.services {
+            let mut v = Vec::new();
+            for r in 0..svc.replicas as usize {
+                v.push(nodes.len());
+                nodes.push(Node {
+                    id: format!("{}-{r}", svc.name),
+                    zone: s.infrastructure.zones[r % s.infrastructure.zones.len()].clone(),
+                });
+            }
+            replica_node.push(v);
+        }
+        Layout { nodes, replica_node }
+    }
+
+    /// Number of replicas on each node.
+    pub fn replicas_per_node(&self) -> Vec<usize> {
+        let mut n = vec![0; self.nodes.len()];
+        for v in &self.replica_node {
+            for &i in v {
+                n[i] += 1;
+            }
+        }
+        n
+    }
+}
+
+// ---------------------------------------------------------------- raw TOML shape
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: String,
+    duration: String,
+    #[serde(default)]
+    warmup: Option<String>,
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(rename = "service")]
+    services: Vec<RawService>,
+    traffic: RawTraffic,
+    #[serde(default, rename = "failure")]
+    failures: Vec<RawFailure>,
+    #[serde(default)]
+    slo: Option<RawSlo>,
+    #[serde(default)]
+    infrastructure: Option<RawInfra>,
+    #[serde(default)]
+    placement: Option<RawPlacement>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    name: String,
+    #[serde(default = "one")]
+    replicas: u32,
+    #[serde(default = "one")]
+    workers: u32,
+    queue_limit: Option<u32>,
+    timeout_ms: Option<f64>,
+    service_time: RawDist,
+    #[serde(default)]
+    calls: Vec<RawCall>,
+    #[serde(default)]
+    routing: Option<Routing>,
+    #[serde(default)]
+    async_calls: bool,
+    #[serde(default)]
+    balancer: Option<Balancer>,
+    #[serde(default)]
+    health_check: Option<RawHealth>,
+    image: Option<String>,
+    port: Option<u16>,
+    cpu: Option<f64>,
+    memory_mb: Option<u32>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
+enum RawDist {
+    Exponential { mean_ms: f64 },
+    Constant { mean_ms: f64 },
+    Lognormal { mean_ms: f64, p99_ms: f64 },
+    Gamma { mean_ms: f64, p99_ms: Option<f64>, cv: Option<f64> },
+    Empirical { samples_ms: Option<Vec<f64>>, file: Option<String> },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCall {
+    to: String,
+    #[serde(default = "one_f")]
+    probability: f64,
+}
+
+fn one_f() -> f64 {
+    1.0
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    interval: String,
+    failures: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTraffic {
+    entry: String,
+    #[serde(default)]
+    rps: Option<f64>,
+    #[serde(default)]
+    start_hour_utc: Option<f64>,
+    #[serde(default, rename = "region")]
+    regions: Vec<RawRegion>,
+    #[serde(default, rename = "spike")]
+    spikes: Vec<RawSpike>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegion {
+    name: String,
+    peak_rps: f64,
+    #[serde(default)]
+    peak_hour_utc: Option<f64>,
+    #[serde(default)]
+    trough_ratio: Option<f64>,
+    #[serde(default)]
+    profile: Option<Vec<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpike {
+    at: String,
+    duration: String,
+    multiplier: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFailure {
+    kind: FailureKind,
+    at: String,
+    #[serde(default)]
+    duration: Option<String>,
+    #[serde(default)]
+    target: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSlo {
+    p99_ms: Option<f64>,
+    max_error_rate: Option<f64>,
+    #[serde(default)]
+    survive: Vec<FailureKind>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInfra {
+    catalog: Option<String>,
+    region: Option<String>,
+    #[serde(default)]
+    zones: Vec<String>,
+    #[serde(default)]
+    instance_types: Vec<String>,
+    max_nodes: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlacement {
+    policy: String,
+}
+
+// ---------------------------------------------------------------- loading
+
+/// Default zone when a scenario names none.
+pub const DEFAULT_ZONE: &str = "zone-1";
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Scenario, Error> {
+        let path = path.as_ref();
+        let src = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Scenario::parse(&src, path)
+    }
+
+    /// Parses and validates scenario text; `path` is used for messages and
+    /// to resolve relative file references.
+    pub fn parse(src: &str, path: &Path) -> Result<Scenario, Error> {
+        let raw: RawScenario = toml::from_str(src).map_err(|e| Error::Syntax {
+            path: path.to_path_buf(),
+            line: e.span().map(|s| line_of_offset(src, s.start)).unwrap_or(1),
+            message: e.message().trim().to_string(),
+        })?;
+        let mut cx = Cx { src, path };
+        cx.resolve(raw)
+    }
+
+    /// Index of the service called `name`.
+    pub fn service_index(&self, name: &str) -> Option<usize> {
+        self.services.iter().position(|s| s.name == name)
+    }
+
+    /// Total arrival rate (requests/s) at simulated time `t` seconds.
+    pub fn rate_at(&self, t: f64) -> f64 {
+        self.traffic.rate_at(t)
+    }
+}
+
+impl Traffic {
+    /// Total arrival rate (requests/s) at simulated time `t` seconds.
+    pub fn rate_at(&self, t: f64) -> f64 {
+        let hour = (self.start_hour_utc + t / 3600.0).rem_euclid(24.0);
+        let mut rate = self.rps;
+        for r in &self.regions {
+            rate += r.rate_at_hour(hour);
+        }
+        for s in &self.spikes {
+            if t >= s.at_s && t < s.at_s + s.duration_s {
+                rate *= s.multiplier;
+            }
+        }
+        rate
+    }
+
+    /// Largest rate over the day, spikes included (an upper bound).
+    pub fn peak_rate(&self) -> f64 {
+        let base = self.rps + self.regions.iter().map(|r| r.peak_rps).sum::<f64>();
+        let spike = self.spikes.iter().map(|s| s.multiplier).fold(1.0, f64::max);
+        base * spike
+    }
+
+    /// Upper bound of |d rate / dt| in requests/s per second (spikes aside).
+    pub fn max_slope(&self) -> f64 {
+        let spike = self.spikes.iter().map(|s| s.multiplier).fold(1.0, f64::max);
+        self.regions.iter().map(Region::max_slope_per_s).sum::<f64>() * spike
+    }
+}
+
+impl Region {
+    /// Rate (requests/s) at `hour` of the UTC day.
+    pub fn rate_at_hour(&self, hour: f64) -> f64 {
+        match &self.profile {
+            Some(p) => {
+                let i = hour.floor() as usize % 24;
+                let f = hour - hour.floor();
+                self.peak_rps * (p[i] * (1.0 - f) + p[(i + 1) % 24] * f)
+            }
+            None => {
+                let phase = 2.0 * std::f64::consts::PI * (hour - self.peak_hour_utc) / 24.0;
+                let x = 0.5 * (1.0 + phase.cos());
+                self.peak_rps * (self.trough_ratio + (1.0 - self.trough_ratio) * x)
+            }
+        }
+    }
+
+    fn max_slope_per_s(&self) -> f64 {
+        match &self.profile {
+            Some(p) => {
+                let max_step = (0..24).map(|i| (p[(i + 1) % 24] - p[i]).abs()).fold(0.0, f64::max);
+                self.peak_rps * max_step / 3600.0
+            }
+            None => self.peak_rps * (1.0 - self.trough_ratio) * std::f64::consts::PI / 86_400.0,
+        }
+    }
+}
+
+struct Cx<'a> {
+    src: &'a str,
+    path: &'a Path,
+}
+
+type R<T> = Result<T, Error>;
+
+impl Cx<'_> {
+    fn err(&self, field: &FieldPath, message: impl Into<String>) -> Error {
+        Error::Invalid {
+            path: self.path.to_path_buf(),
+            line: line_of_path(self.src, field),
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn duration(&self, field: &FieldPath, text: &str) -> R<f64> {
+        parse_duration(text).map_err(|m| self.err(field, m))
+    }
+
+    fn check(&self, ok: bool, field: &FieldPath, message: impl FnOnce() -> String) -> R<()> {
+        if ok {
+            Ok(())
+        } else {
+            Err(self.err(field, message()))
+        }
+    }
+
+    fn resolve(&mut self, raw: RawScenario) -> R<Scenario> {
+        let root = FieldPath::default();
+        let duration_s = self.duration(&root.key("duration"), &raw.duration)?;
+        self.check(duration_s > 0.0, &root.key("duration"), || "must be longer than zero".into())?;
+        let warmup_s = match &raw.warmup {
+            Some(w) => self.duration(&root.key("warmup"), w)?,
+            None => 0.0,
+        };
+        self.check(warmup_s < duration_s, &root.key("warmup"), || {
+            format!("must be shorter than duration ({})", raw.duration)
+        })?;
+        self.check(!raw.services.is_empty(), &root.key("service"), || {
+            "expected at least one [[service]]".into()
+        })?;
+
+        // Names first, so calls can refer forward.
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for (i, s) in raw.services.iter().enumerate() {
+            let f = root.key("service").index(i).key("name");
+            self.check(!s.name.trim().is_empty(), &f, || "must not be empty".into())?;
+            if index.insert(s.name.as_str(), i).is_some() {
+                return Err(self.err(&f, format!("service {:?} is defined twice", s.name)));
+            }
+        }
+        let mut services = Vec::new();
+        for (i, s) in raw.services.iter().enumerate() {
+            services.push(self.service(&root.key("service").index(i), s, &index)?);
+        }
+        self.check_acyclic(&services, &raw)?;
+
+        let traffic = self.traffic(&root.key("traffic"), &raw.traffic, &index, duration_s)?;
+
+        let infra = raw.infrastructure.as_ref();
+        let fi = root.key("infrastructure");
+        let zones = match infra {
+            Some(i) if !i.zones.is_empty() => {
+                for (k, z) in i.zones.iter().enumerate() {
+                    if i.zones[..k].contains(z) {
+                        return Err(self.err(&fi.key("zones").index(k), format!("zone {z:?} is listed twice")));
+                    }
+                }
+                i.zones.clone()
+            }
+            _ => vec![DEFAULT_ZONE.to_string()],
+        };
+        let infrastructure = Infrastructure {
+            catalog: infra.and_then(|i| i.catalog.as_ref()).map(|c| {
+                let base = self.path.parent().unwrap_or(Path::new("."));
+                base.join(c)
+            }),
+            region: infra.and_then(|i| i.region.clone()),
+            zones,
+            instance_types: infra.map(|i| i.instance_types.clone()).unwrap_or_default(),
+            max_nodes: infra.and_then(|i| i.max_nodes).unwrap_or(64),
+        };
+        if infrastructure.max_nodes == 0 {
+            return Err(self.err(&fi.key("max_nodes"), "must be at least 1"));
+        }
+
+        let mut failures = Vec::new();
+        for (i, f) in raw.failures.iter().enumerate() {
+            failures.push(self.failure(&root.key("failure").index(i), f, &raw, &infrastructure)?);
+        }
+
+        let slo = match &raw.slo {
+            None => None,
+            Some(s) => {
+                let f = root.key("slo");
+                if let Some(p) = s.p99_ms {
+                    self.check(p.is_finite() && p > 0.0, &f.key("p99_ms"), || {
+                        format!("expected a positive number of milliseconds, got {p}")
+                    })?;
+                }
+                if let Some(e) = s.max_error_rate {
+                    self.check((0.0..=1.0).contains(&e), &f.key("max_error_rate"), || {
+                        format!("expected a fraction between 0 and 1, got {e}")
+                    })?;
+                }
+                self.check(!s.survive.contains(&FailureKind::Replica), &f.key("survive"), || {
+                    "expected \"node\" and/or \"zone\"".into()
+                })?;
+                Some(Slo { p99_ms: s.p99_ms, max_error_rate: s.max_error_rate, survive: s.survive.clone() })
+            }
+        };
+
+        let policy = raw.placement.as_ref().map(|p| p.policy.clone()).unwrap_or_else(|| "spread".into());
+        self.check(!policy.trim().is_empty(), &root.key("placement").key("policy"), || {
+            "expected a built-in policy name or a path to a .wasm plugin".into()
+        })?;
+
+        Ok(Scenario {
+            name: raw.name,
+            path: self.path.to_path_buf(),
+            duration_s,
+            warmup_s,
+            seed: raw.seed.unwrap_or(1),
+            services,
+            traffic,
+            failures,
+            slo,
+            infrastructure,
+            policy,
+        })
+    }
+
+    fn service(&self, f: &FieldPath, s: &RawService, index: &HashMap<&str, usize>) -> R<Service> {
+        self.check(s.workers >= 1, &f.key("workers"), || "must be at least 1".into())?;
+        if let Some(t) = s.timeout_ms {
+            self.check(t.is_finite() && t > 0.0, &f.key("timeout_ms"), || {
+                format!("expected a positive number of milliseconds, got {t}")
+            })?;
+        }
+        let service_time = self.dist(&f.key("service_time"), &s.service_time)?;
+        let mut calls = Vec::new();
+        for (k, c) in s.calls.iter().enumerate() {
+            let fc = f.key("calls").index(k);
+            let Some(&to) = index.get(c.to.as_str()) else {
+                let names: Vec<&str> = index.keys().copied().collect();
+                return Err(self.err(
+                    &fc.key("to"),
+                    format!("no service named {:?} (services: {})", c.to, sorted(names).join(", ")),
+                ));
+            };
+            self.check((0.0..=1.0).contains(&c.probability), &fc.key("probability"), || {
+                format!("expected a probability between 0 and 1, got {}", c.probability)
+            })?;
+            calls.push(Call { to, probability: c.probability });
+        }
+        let routing = s.routing.unwrap_or(Routing::All);
+        if routing == Routing::One {
+            let total: f64 = calls.iter().map(|c| c.probability).sum();
+            self.check(total <= 1.0 + 1e-9, &f.key("calls"), || {
+                format!("with routing = \"one\" the call probabilities must add up to at most 1, they add up to {total}")
+            })?;
+        }
+        let health_check = match &s.health_check {
+            None => HealthCheck { interval_s: 5.0, failures: 3 },
+            Some(h) => {
+                let fh = f.key("health_check");
+                let interval_s = self.duration(&fh.key("interval"), &h.interval)?;
+                self.check(interval_s > 0.0, &fh.key("interval"), || "must be longer than zero".into())?;
+                self.check(h.failures >= 1, &fh.key("failures"), || "must be at least 1".into())?;
+                HealthCheck { interval_s, failures: h.failures }
+            }
+        };
+        let cpu = s.cpu.unwrap_or(0.5);
+        self.check(cpu.is_finite() && cpu > 0.0, &f.key("cpu"), || format!("expected a positive number of vCPU, got {cpu}"))?;
+        let memory_mb = s.memory_mb.unwrap_or(512);
+        self.check(memory_mb > 0, &f.key("memory_mb"), || "must be at least 1".into())?;
+        Ok(Service {
+            name: s.name.clone(),
+            replicas: s.replicas,
+            workers: s.workers,
+            queue_limit: s.queue_limit,
+            timeout_ms: s.timeout_ms,
+            service_time,
+            calls,
+            routing,
+            async_calls: s.async_calls,
+            balancer: s.balancer.unwrap_or(Balancer::RoundRobin),
+            health_check,
+            image: s.image.clone().unwrap_or_else(|| format!("twip/{}:latest", s.name)),
+            port: s.port.unwrap_or(8080),
+            cpu,
+            memory_mb,
+        })
+    }
+
+    fn dist(&self, f: &FieldPath, d: &RawDist) -> R<Dist> {
+        // Point at the parameter that is wrong where we can tell.
+        let blame = |m: String| {
+            let key = if m.starts_with("cv") {
+                "cv"
+            } else if m.contains("p99") {
+                "p99_ms"
+            } else if m.starts_with("samples") || m.contains("sample") {
+                "samples_ms"
+            } else {
+                "mean_ms"
+            };
+            self.err(&f.key(key), m)
+        };
+        match d {
+            RawDist::Exponential { mean_ms } => Dist::exponential(*mean_ms).map_err(blame),
+            RawDist::Constant { mean_ms } => Dist::constant(*mean_ms).map_err(blame),
+            RawDist::Lognormal { mean_ms, p99_ms } => Dist::lognormal(*mean_ms, *p99_ms).map_err(blame),
+            RawDist::Gamma { mean_ms, p99_ms, cv } => match (p99_ms, cv) {
+                (Some(p), None) => Dist::gamma_p99(*mean_ms, *p).map_err(blame),
+                (None, Some(c)) => Dist::gamma_cv(*mean_ms, *c).map_err(blame),
+                _ => Err(self.err(f, "a gamma needs exactly one of p99_ms or cv beside mean_ms")),
+            },
+            RawDist::Empirical { samples_ms, file } => {
+                let samples = match (samples_ms, file) {
+                    (Some(s), None) => s.clone(),
+                    (None, Some(file)) => self.samples_file(&f.key("file"), file)?,
+                    _ => return Err(self.err(f, "an empirical distribution needs exactly one of samples_ms or file")),
+                };
+                Dist::empirical(samples).map_err(blame)
+            }
+        }
+    }
+
+    fn samples_file(&self, f: &FieldPath, file: &str) -> R<Vec<f64>> {
+        let p = self.path.parent().unwrap_or(Path::new(".")).join(file);
+        let text = std::fs::read_to_string(&p)
+            .map_err(|e| self.err(f, format!("cannot read {}: {e}", p.display())))?;
+        let mut out = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let l = line.split('#').next().unwrap_or("").trim();
+            if l.is_empty() {
+                continue;
+            }
+            out.push(l.parse::<f64>().map_err(|_| {
+                self.err(f, format!("{}:{}: expected one number of milliseconds per line, got {l:?}", p.display(), n + 1))
+            })?);
+        }
+        Ok(out)
+    }
+
+    fn check_acyclic(&self, services: &[Service], raw: &RawScenario) -> R<()> {
+        // Depth-first search for a cycle in the call graph.
+        fn visit(i: usize, s: &[Service], state: &mut [u8], stack: &mut Vec<usize>) -> Option<Vec<usize>> {
+            state[i] = 1;
+            stack.push(i);
+            for c in &s[i].calls {
+                if state[c.to] == 1 {
+                    let from = stack.iter().position(|&x| x == c.to).unwrap_or(0);
+                    let mut cyc = stack[from..].to_vec();
+                    cyc.push(c.to);
+                    return Some(cyc);
+                }
+                if state[c.to] == 0 {
+                    if let Some(c) = visit(c.to, s, state, stack) {
+                        return Some(c);
+                    }
+                }
+            }
+            stack.pop();
+            state[i] = 2;
+            None
+        }
+        let mut state = vec![0u8; services.len()];
+        for i in 0..services.len() {
+            if state[i] == 0 {
+                if let Some(cyc) = visit(i, services, &mut state, &mut Vec::new()) {
+                    let names: Vec<&str> = cyc.iter().map(|&k| raw.services[k].name.as_str()).collect();
+                    let f = FieldPath::default().key("service").index(cyc[0]).key("calls");
+                    return Err(self.err(&f, format!("calls form a cycle: {}", names.join(" -> "))));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn traffic(&self, f: &FieldPath, t: &RawTraffic, index: &HashMap<&str, usize>, duration_s: f64) -> R<Traffic> {
+        let Some(&entry) = index.get(t.entry.as_str()) else {
+            return Err(self.err(&f.key("entry"), format!("no service named {:?}", t.entry)));
+        };
+        let rps = t.rps.unwrap_or(0.0);
+        self.check(rps.is_finite() && rps >= 0.0, &f.key("rps"), || format!("expected requests per second >= 0, got {rps}"))?;
+        let start_hour_utc = t.start_hour_utc.unwrap_or(0.0);
+        self.check((0.0..24.0).contains(&start_hour_utc), &f.key("start_hour_utc"), || {
+            format!("expected an hour in [0, 24), got {start_hour_utc}")
+        })?;
+        let mut regions = Vec::new();
+        for (i, r) in t.regions.iter().enumerate() {
+            let fr = f.key("region").index(i);
+            self.check(r.peak_rps.is_finite() && r.peak_rps >= 0.0, &fr.key("peak_rps"), || {
+                format!("expected requests per second >= 0, got {}", r.peak_rps)
+            })?;
+            let peak_hour_utc = r.peak_hour_utc.unwrap_or(12.0);
+            self.check((0.0..24.0).contains(&peak_hour_utc), &fr.key("peak_hour_utc"), || {
+                format!("expected an hour in [0, 24), got {peak_hour_utc}")
+            })?;
+            let trough_ratio = r.trough_ratio.unwrap_or(0.3);
+            self.check((0.0..=1.0).contains(&trough_ratio), &fr.key("trough_ratio"), || {
+                format!("expected a fraction between 0 and 1, got {trough_ratio}")
+            })?;
+            if let Some(p) = &r.profile {
+                self.check(p.len() == 24, &fr.key("profile"), || format!("expected 24 hourly values, got {}", p.len()))?;
+                for (k, v) in p.iter().enumerate() {
+                    self.check(v.is_finite() && *v >= 0.0 && *v <= 1.0, &fr.key("profile").index(k), || {
+                        format!("expected a fraction of peak_rps between 0 and 1, got {v}")
+                    })?;
+                }
+            }
+            regions.push(Region {
+                name: r.name.clone(),
+                peak_rps: r.peak_rps,
+                peak_hour_utc,
+                trough_ratio,
+                profile: r.profile.clone(),
+            });
+        }
+        let mut spikes = Vec::new();
+        for (i, s) in t.spikes.iter().enumerate() {
+            let fs = f.key("spike").index(i);
+            let at_s = self.duration(&fs.key("at"), &s.at)?;
+            let d = self.duration(&fs.key("duration"), &s.duration)?;
+            self.check(at_s < duration_s, &fs.key("at"), || "starts after the scenario ends".into())?;
+            self.check(s.multiplier.is_finite() && s.multiplier > 0.0, &fs.key("multiplier"), || {
+                format!("expected a positive factor, got {}", s.multiplier)
+            })?;
+            spikes.push(Spike { at_s, duration_s: d, multiplier: s.multiplier });
+        }
+        let tr = Traffic { entry, rps, start_hour_utc, regions, spikes };
+        self.check(tr.peak_rate() > 0.0, f, || "no load: set rps or add a [[traffic.region]] with peak_rps > 0".into())?;
+        Ok(tr)
+    }
+
+    fn failure(&self, f: &FieldPath, x: &RawFailure, raw: &RawScenario, infra: &Infrastructure) -> R<Failure> {
+        let at_s = self.duration(&f.key("at"), &x.at)?;
+        let duration_s = match &x.duration {
+            Some(d) => {
+                let d = self.duration(&f.key("duration"), d)?;
+                self.check(d > 0.0, &f.key("duration"), || "must be longer than zero (omit it for a permanent failure)".into())?;
+                Some(d)
+            }
+            None => None,
+        };
+        let ft = f.key("target");
+        match (x.kind, &x.target) {
+            (FailureKind::Replica, None) => {
+                return Err(self.err(&ft, "a replica failure needs target = \"SERVICE\" or \"SERVICE/INDEX\""))
+            }
+            (FailureKind::Replica, Some(t)) => {
+                let (name, idx) = match t.split_once('/') {
+                    Some((n, i)) => (n, i.parse::<u32>().map_err(|_| self.err(&ft, format!("expected SERVICE/INDEX, got {t:?}")))?),
+                    None => (t.as_str(), 0),
+                };
+                let Some(s) = raw.services.iter().find(|s| s.name == name) else {
+                    return Err(self.err(&ft, format!("no service named {name:?}")));
+                };
+                self.check(idx < s.replicas, &ft, || format!("service {name:?} has {} replicas, there is no replica {idx}", s.replicas))?;
+            }
+            (FailureKind::Zone, Some(z)) => {
+                self.check(infra.zones.contains(z), &ft, || {
+                    format!("no zone {z:?} (zones: {})", infra.zones.join(", "))
+                })?;
+            }
+            // Node ids depend on the layout (a plan's nodes or one per replica);
+            // they are checked when the simulation is set up.
+            (FailureKind::Node, _) | (FailureKind::Zone, None) => {}
+        }
+        Ok(Failure { kind: x.kind, at_s, duration_s, target: x.target.clone() })
+    }
+}
+
+fn sorted(mut v: Vec<&str>) -> Vec<&str> {
+    v.sort_unstable();
+    v
+}

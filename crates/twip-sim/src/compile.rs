@@ -1,0 +1,249 @@
+//! Turns a scenario (and a layout) into the flat, index-based model the engine runs.
+
+use rand::Rng;
+use rand_distr::{Distribution, Exp1, Gamma, StandardNormal};
+use twip_model::{Balancer, Dist, FailureKind, Layout, Routing, Scenario};
+
+use crate::SimError;
+
+/// A service-time sampler in seconds.
+#[derive(Debug, Clone)]
+pub(crate) enum Sampler {
+    Exp(f64),
+    Const(f64),
+    LogNormal { mu: f64, sigma: f64 },
+    Gamma(Gamma<f64>),
+    Empirical(Vec<f64>),
+}
+
+impl Sampler {
+    fn new(d: &Dist) -> Sampler {
+        match d {
+            Dist::Exponential { mean_ms } => Sampler::Exp(mean_ms / 1e3),
+            Dist::Constant { mean_ms } => Sampler::Const(mean_ms / 1e3),
+            // exp(N(mu, s²)) ms = exp(N(mu - ln 1000, s²)) s
+            Dist::Lognormal { mu, sigma } => Sampler::LogNormal { mu: mu - 1000f64.ln(), sigma: *sigma },
+            Dist::Gamma { shape, scale_ms } => {
+                Sampler::Gamma(Gamma::new(*shape, scale_ms / 1e3).expect("validated gamma parameters"))
+            }
+            Dist::Empirical { samples_ms } => Sampler::Empirical(samples_ms.iter().map(|v| v / 1e3).collect()),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn sample<R: Rng>(&self, rng: &mut R) -> f64 {
+        match self {
+            Sampler::Exp(m) => {
+                let e: f64 = Exp1.sample(rng);
+                m * e
+            }
+            Sampler::Const(v) => *v,
+            Sampler::LogNormal { mu, sigma } => {
+                let z: f64 = StandardNormal.sample(rng);
+                (mu + sigma * z).exp()
+            }
+            Sampler::Gamma(g) => g.sample(rng),
+            Sampler::Empirical(v) => v[rng.random_range(0..v.len())],
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Svc {
+    pub workers: u32,
+    pub queue_limit: u32,
+    pub timeout: f64,
+    pub sampler: Sampler,
+    pub calls: Vec<(u32, f64)>,
+    pub routing: Routing,
+    pub async_calls: bool,
+    pub balancer: Balancer,
+    pub detect_s: f64,
+    pub rejoin_s: f64,
+    pub first_replica: u32,
+    pub replicas: u32,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CFailure {
+    pub at: f64,
+    pub end: Option<f64>,
+    pub replicas: Vec<u32>,
+    pub description: String,
+}
+
+/// Piecewise upper bounds of the arrival rate for thinning.
+#[derive(Debug, Clone)]
+pub(crate) struct Arrivals {
+    pub constant: Option<f64>,
+    pub bucket_s: f64,
+    pub bounds: Vec<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Model {
+    pub svcs: Vec<Svc>,
+    /// Service of each global replica.
+    pub replica_svc: Vec<u32>,
+    pub failures: Vec<CFailure>,
+    pub entry: u32,
+    pub warmup: f64,
+    pub end: f64,
+    pub arrivals: Arrivals,
+    pub traffic: twip_model::Traffic,
+}
+
+impl Model {
+    pub(crate) fn new(s: &Scenario, layout: &Layout) -> Result<Model, SimError> {
+        if layout.replica_node.len() != s.services.len() {
+            return Err(SimError::Layout(format!(
+                "the layout places {} services, the scenario has {}",
+                layout.replica_node.len(),
+                s.services.len()
+            )));
+        }
+        let mut svcs = Vec::new();
+        let mut replica_svc = Vec::new();
+        // Global replica index of (service, replica).
+        let mut global: Vec<Vec<u32>> = Vec::new();
+        for (i, sv) in s.services.iter().enumerate() {
+            let n = layout.replica_node[i].len() as u32;
+            let first = replica_svc.len() as u32;
+            global.push((first..first + n).collect());
+            replica_svc.extend(std::iter::repeat_n(i as u32, n as usize));
+            svcs.push(Svc {
+                workers: sv.workers,
+                queue_limit: sv.queue_limit.unwrap_or(u32::MAX),
+                timeout: sv.timeout_ms.map(|t| t / 1e3).unwrap_or(f64::INFINITY),
+                sampler: Sampler::new(&sv.service_time),
+                calls: sv.calls.iter().map(|c| (c.to as u32, c.probability)).collect(),
+                routing: sv.routing,
+                async_calls: sv.async_calls,
+                balancer: sv.balancer,
+                detect_s: sv.health_check.detection_s(),
+                rejoin_s: sv.health_check.interval_s,
+                first_replica: first,
+                replicas: n,
+            });
+        }
+        let mut failures = Vec::new();
+        for (k, f) in s.failures.iter().enumerate() {
+            let (replicas, description) = failure_targets(s, layout, &global, f)
+                .map_err(|m| SimError::Layout(format!("failure[{k}]: {m}")))?;
+            failures.push(CFailure { at: f.at_s, end: f.duration_s.map(|d| f.at_s + d), replicas, description });
+        }
+        let arrivals = Arrivals::new(&s.traffic, s.duration_s);
+        Ok(Model {
+            svcs,
+            replica_svc,
+            failures,
+            entry: s.traffic.entry as u32,
+            warmup: s.warmup_s,
+            end: s.duration_s,
+            arrivals,
+            traffic: s.traffic.clone(),
+        })
+    }
+}
+
+fn failure_targets(
+    s: &Scenario,
+    layout: &Layout,
+    global: &[Vec<u32>],
+    f: &twip_model::Failure,
+) -> Result<(Vec<u32>, String), String> {
+    let on_nodes = |nodes: &[usize]| -> Vec<u32> {
+        let mut v = Vec::new();
+        for (si, reps) in layout.replica_node.iter().enumerate() {
+            for (ri, n) in reps.iter().enumerate() {
+                if nodes.contains(n) {
+                    v.push(global[si][ri]);
+                }
+            }
+        }
+        v
+    };
+    let busiest = |candidates: &[usize]| -> Option<usize> {
+        let per = layout.replicas_per_node();
+        candidates.iter().copied().max_by_key(|&n| (per[n], std::cmp::Reverse(n)))
+    };
+    match f.kind {
+        FailureKind::Replica => {
+            let t = f.target.as_deref().unwrap_or_default();
+            let (name, idx) = match t.split_once('/') {
+                Some((n, i)) => (n, i.parse::<usize>().map_err(|_| format!("bad target {t:?}"))?),
+                None => (t, 0),
+            };
+            let si = s.service_index(name).ok_or_else(|| format!("no service {name:?}"))?;
+            let g = *global[si].get(idx).ok_or_else(|| format!("service {name:?} has no replica {idx}"))?;
+            Ok((vec![g], format!("replica {name}/{idx}")))
+        }
+        FailureKind::Node => {
+            let n = match &f.target {
+                Some(id) => layout.nodes.iter().position(|n| &n.id == id).ok_or_else(|| {
+                    let ids: Vec<&str> = layout.nodes.iter().map(|n| n.id.as_str()).take(12).collect();
+                    format!("no node {id:?} (nodes: {}{})", ids.join(", "), if layout.nodes.len() > 12 { ", ..." } else { "" })
+                })?,
+                None => busiest(&(0..layout.nodes.len()).collect::<Vec<_>>()).ok_or("the layout has no nodes")?,
+            };
+            let node = &layout.nodes[n];
+            Ok((on_nodes(&[n]), format!("node {} ({})", node.id, node.zone)))
+        }
+        FailureKind::Zone => {
+            let zone = match &f.target {
+                Some(z) => z.clone(),
+                None => {
+                    let n = busiest(&(0..layout.nodes.len()).collect::<Vec<_>>()).ok_or("the layout has no nodes")?;
+                    layout.nodes[n].zone.clone()
+                }
+            };
+            let nodes: Vec<usize> = (0..layout.nodes.len()).filter(|&i| layout.nodes[i].zone == zone).collect();
+            Ok((on_nodes(&nodes), format!("zone {zone}")))
+        }
+    }
+}
+
+/// Base rate (no spikes) and spike multiplier at time t.
+pub(crate) fn spike_multiplier(t: &twip_model::Traffic, at: f64) -> f64 {
+    let mut m = 1.0;
+    for s in &t.spikes {
+        if at >= s.at_s && at < s.at_s + s.duration_s {
+            m *= s.multiplier;
+        }
+    }
+    m
+}
+
+impl Arrivals {
+    fn new(t: &twip_model::Traffic, duration: f64) -> Arrivals {
+        if t.regions.is_empty() && t.spikes.is_empty() {
+            return Arrivals { constant: Some(t.rps), bucket_s: duration, bounds: vec![t.rps] };
+        }
+        let bucket_s = 60.0;
+        let n = (duration / bucket_s).ceil() as usize + 1;
+        let base = |x: f64| t.rate_at(x) / spike_multiplier(t, x);
+        let slope = t.regions.iter().map(|r| r.peak_rps).sum::<f64>() * std::f64::consts::PI / 86_400.0
+            + t.max_slope();
+        let mut bounds = Vec::with_capacity(n);
+        for k in 0..n {
+            let a = k as f64 * bucket_s;
+            let b = a + bucket_s;
+            // Largest spike product over any instant of [a, b).
+            let mut mult: f64 = 1.0;
+            let mut points = vec![a];
+            for s in &t.spikes {
+                for p in [s.at_s, s.at_s + s.duration_s] {
+                    if p > a && p < b {
+                        points.push(p);
+                    }
+                }
+            }
+            for p in points {
+                mult = mult.max(spike_multiplier(t, p));
+            }
+            let bound = (base(a).max(base(b)) + slope * bucket_s) * mult * 1.000_001;
+            bounds.push(bound);
+        }
+        Arrivals { constant: None, bucket_s, bounds }
+    }
+}

@@ -1,0 +1,722 @@
+//! One replication: the event loop on a virtual clock.
+//!
+//! Invariants:
+//! * no allocation per event in steady state (the visit slab, the heap and the
+//!   queues grow to their high-water mark and are reused);
+//! * every visit slot carries a `stamp` that changes when the slot is freed,
+//!   so events and replies for a request that was dropped (replica failure)
+//!   are recognised as stale and ignored;
+//! * statistics only count requests that arrived at or after the warm-up.
+
+use std::collections::{BinaryHeap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hdrhistogram::Histogram;
+use rand::Rng;
+use rand_distr::{Distribution, Exp1};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use twip_model::{Balancer, Routing};
+
+use crate::compile::Model;
+
+const NONE: u32 = u32::MAX;
+/// Latency histograms are in microseconds, 1 µs to 1 h.
+pub(crate) const HIST_MAX_US: u64 = 3_600_000_000;
+
+// Event kinds (top 4 bits of the payload).
+const EV_DONE: u64 = 0; // own service time finished: a = visit, b = stamp
+const EV_FAIL_START: u64 = 1; // a = failure index
+const EV_FAIL_END: u64 = 2; // a = failure index
+const EV_DETECT: u64 = 3; // a = replica, b = incarnation
+const EV_REJOIN: u64 = 4; // a = replica, b = incarnation
+const EV_WARMUP: u64 = 5;
+
+#[inline(always)]
+fn pack(kind: u64, a: u32, b: u32) -> u64 {
+    (kind << 60) | ((a as u64) << 32) | b as u64
+}
+
+/// A heap entry ordered by time (then payload, for determinism).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Ev {
+    t: u64, // f64 bits of a non-negative time: ordered like the float
+    payload: u64,
+}
+
+impl Ord for Ev {
+    #[inline(always)]
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        // Reversed: BinaryHeap is a max-heap.
+        (o.t, o.payload).cmp(&(self.t, self.payload))
+    }
+}
+impl PartialOrd for Ev {
+    #[inline(always)]
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Visit {
+    parent: u32,
+    parent_stamp: u32,
+    stamp: u32,
+    svc: u32,
+    replica: u32,
+    next_call: u32,
+    holds_worker: bool,
+    live: bool,
+    arrive: f64,
+}
+
+struct Replica {
+    busy: u32,
+    queue: VecDeque<u32>,
+    down: u32,
+    in_rotation: bool,
+    incarnation: u32,
+}
+
+/// Statistics of one service.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SvcStats {
+    pub completed: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    pub timed_out: u64,
+    pub started: u64,
+    pub wait_sum: f64,
+    pub service_sum: f64,
+    pub busy_area: f64,
+    busy_now: u64,
+    busy_since: f64,
+}
+
+/// Per time-bucket statistics (over the measured window).
+#[derive(Debug, Clone)]
+pub(crate) struct Bucket {
+    pub arrivals: u64,
+    pub completed: u64,
+    pub errors: u64,
+    pub latency_sum: f64,
+    pub hist: Histogram<u32>,
+}
+
+/// What one replication measured.
+pub(crate) struct RunStats {
+    pub events: u64,
+    pub requests: u64,
+    pub completed: u64,
+    pub errors: u64,
+    pub latency_sum: f64,
+    pub hist: Histogram<u64>,
+    pub svcs: Vec<SvcStats>,
+    pub buckets: Vec<Bucket>,
+    pub bucket_s: f64,
+    pub in_system_area: f64,
+    pub failure_errors: Vec<u64>,
+}
+
+pub(crate) struct Run<'m> {
+    m: &'m Model,
+    rng: Xoshiro256PlusPlus,
+    now: f64,
+    heap: BinaryHeap<Ev>,
+    visits: Vec<Visit>,
+    free: Vec<u32>,
+    reps: Vec<Replica>,
+    rotation: Vec<Vec<u32>>,
+    rr: Vec<u32>,
+    measuring: bool,
+    in_system: u64,
+    in_system_since: f64,
+    active_failures: Vec<bool>,
+    s: RunStats,
+    progress: Option<&'m AtomicU64>,
+}
+
+impl<'m> Run<'m> {
+    pub(crate) fn new(
+        m: &'m Model,
+        rng: Xoshiro256PlusPlus,
+        buckets: usize,
+        progress: Option<&'m AtomicU64>,
+    ) -> Run<'m> {
+        let reps = m
+            .replica_svc
+            .iter()
+            .map(|_| Replica { busy: 0, queue: VecDeque::new(), down: 0, in_rotation: true, incarnation: 0 })
+            .collect();
+        let rotation = m.svcs.iter().map(|s| (s.first_replica..s.first_replica + s.replicas).collect()).collect();
+        let measured = (m.end - m.warmup).max(1e-9);
+        let bucket_s = measured / buckets.max(1) as f64;
+        let bucket = Bucket {
+            arrivals: 0,
+            completed: 0,
+            errors: 0,
+            latency_sum: 0.0,
+            hist: Histogram::new_with_bounds(1, HIST_MAX_US, 2).expect("valid histogram bounds"),
+        };
+        Run {
+            m,
+            rng,
+            now: 0.0,
+            heap: BinaryHeap::with_capacity(1024),
+            visits: Vec::with_capacity(1024),
+            free: Vec::with_capacity(1024),
+            reps,
+            rotation,
+            rr: vec![0; m.svcs.len()],
+            measuring: m.warmup <= 0.0,
+            in_system: 0,
+            in_system_since: m.warmup,
+            active_failures: vec![false; m.failures.len()],
+            s: RunStats {
+                events: 0,
+                requests: 0,
+                completed: 0,
+                errors: 0,
+                latency_sum: 0.0,
+                hist: Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("valid histogram bounds"),
+                svcs: vec![SvcStats::default(); m.svcs.len()],
+                buckets: vec![bucket; buckets.max(1)],
+                bucket_s,
+                in_system_area: 0.0,
+                failure_errors: vec![0; m.failures.len()],
+            },
+            progress,
+        }
+    }
+
+    #[inline(always)]
+    fn schedule(&mut self, t: f64, payload: u64) {
+        self.heap.push(Ev { t: t.to_bits(), payload });
+    }
+
+    /// Runs to the end of the scenario and returns the statistics.
+    pub(crate) fn run(mut self) -> RunStats {
+        let m = self.m;
+        for (i, f) in m.failures.iter().enumerate() {
+            self.schedule(f.at, pack(EV_FAIL_START, i as u32, 0));
+            if let Some(e) = f.end {
+                self.schedule(e, pack(EV_FAIL_END, i as u32, 0));
+            }
+        }
+        if m.warmup > 0.0 {
+            self.schedule(m.warmup, pack(EV_WARMUP, 0, 0));
+        }
+        let mut next_arrival = self.next_arrival(0.0);
+        let mut events: u64 = 0;
+        let mut reported = 0.0;
+        loop {
+            let next_ev = self.heap.peek().map(|e| f64::from_bits(e.t)).unwrap_or(f64::INFINITY);
+            if next_arrival <= next_ev {
+                if next_arrival >= m.end {
+                    break;
+                }
+                self.now = next_arrival;
+                self.external_arrival();
+                next_arrival = self.next_arrival(next_arrival);
+            } else {
+                if next_ev >= m.end {
+                    break;
+                }
+                let ev = self.heap.pop().expect("peeked");
+                self.now = next_ev;
+                self.dispatch(ev.payload);
+            }
+            events += 1;
+            if events & 0xFFFF == 0 {
+                if let Some(p) = self.progress {
+                    let ms = (self.now * 1e3) as u64;
+                    p.fetch_add(ms - reported as u64, Ordering::Relaxed);
+                    reported = ms as f64;
+                }
+            }
+        }
+        if let Some(p) = self.progress {
+            p.fetch_add((m.end * 1e3) as u64 - reported as u64, Ordering::Relaxed);
+        }
+        self.now = m.end;
+        self.flush_areas();
+        self.s.events = events;
+        self.s
+    }
+
+    fn flush_areas(&mut self) {
+        if !self.measuring {
+            return;
+        }
+        for st in &mut self.s.svcs {
+            st.busy_area += st.busy_now as f64 * (self.now - st.busy_since);
+            st.busy_since = self.now;
+        }
+        self.s.in_system_area += self.in_system as f64 * (self.now - self.in_system_since);
+        self.in_system_since = self.now;
+    }
+
+    /// The next external arrival after `t` (thinning against piecewise bounds).
+    fn next_arrival(&mut self, mut t: f64) -> f64 {
+        let a = &self.m.arrivals;
+        if let Some(rate) = a.constant {
+            if rate <= 0.0 {
+                return f64::INFINITY;
+            }
+            let e: f64 = Exp1.sample(&mut self.rng);
+            return t + e / rate;
+        }
+        loop {
+            let k = (t / a.bucket_s) as usize;
+            if k >= a.bounds.len() {
+                return f64::INFINITY;
+            }
+            let lam = a.bounds[k];
+            let bucket_end = (k + 1) as f64 * a.bucket_s;
+            if lam <= 0.0 {
+                t = bucket_end;
+                continue;
+            }
+            let e: f64 = Exp1.sample(&mut self.rng);
+            let cand = t + e / lam;
+            if cand >= bucket_end {
+                t = bucket_end;
+                continue;
+            }
+            t = cand;
+            let u: f64 = self.rng.random();
+            if u * lam <= self.m.traffic.rate_at(t) {
+                return t;
+            }
+        }
+    }
+
+    fn bucket_of(&self, t: f64) -> Option<usize> {
+        if t < self.m.warmup {
+            return None;
+        }
+        let k = ((t - self.m.warmup) / self.s.bucket_s) as usize;
+        Some(k.min(self.s.buckets.len() - 1))
+    }
+
+    fn set_in_system(&mut self, delta: i64) {
+        if self.measuring {
+            self.s.in_system_area += self.in_system as f64 * (self.now - self.in_system_since);
+            self.in_system_since = self.now;
+        }
+        self.in_system = (self.in_system as i64 + delta) as u64;
+    }
+
+    fn external_arrival(&mut self) {
+        if self.measuring {
+            self.s.requests += 1;
+            if let Some(k) = self.bucket_of(self.now) {
+                self.s.buckets[k].arrivals += 1;
+            }
+        }
+        self.set_in_system(1);
+        let entry = self.m.entry;
+        self.arrive(entry, NONE, 0);
+    }
+
+    fn alloc(&mut self, v: Visit) -> u32 {
+        if let Some(i) = self.free.pop() {
+            let stamp = self.visits[i as usize].stamp;
+            self.visits[i as usize] = Visit { stamp, ..v };
+            i
+        } else {
+            self.visits.push(v);
+            (self.visits.len() - 1) as u32
+        }
+    }
+
+    fn release_slot(&mut self, v: u32) {
+        let x = &mut self.visits[v as usize];
+        x.live = false;
+        x.stamp = x.stamp.wrapping_add(1);
+        self.free.push(v);
+    }
+
+    /// Picks a replica of `svc` among those in rotation.
+    fn pick(&mut self, svc: u32) -> u32 {
+        let rot = &self.rotation[svc as usize];
+        match rot.len() {
+            0 => NONE,
+            1 => rot[0],
+            n => match self.m.svcs[svc as usize].balancer {
+                Balancer::RoundRobin => {
+                    let c = &mut self.rr[svc as usize];
+                    *c = if *c as usize + 1 >= n { 0 } else { *c + 1 };
+                    rot[*c as usize]
+                }
+                Balancer::Random => rot[self.rng.random_range(0..n)],
+                Balancer::LeastConnections => {
+                    // Ties go to the replica after the last pick (round robin among equals).
+                    let start = self.rr[svc as usize] as usize + 1;
+                    let mut best = NONE;
+                    let mut best_load = u64::MAX;
+                    for k in 0..n {
+                        let r = rot[(start + k) % n];
+                        let rep = &self.reps[r as usize];
+                        let load = rep.busy as u64 + rep.queue.len() as u64;
+                        if load < best_load {
+                            best_load = load;
+                            best = r;
+                            if load == 0 {
+                                break;
+                            }
+                        }
+                    }
+                    let pos = rot.iter().position(|&r| r == best).unwrap_or(0);
+                    self.rr[svc as usize] = pos as u32;
+                    best
+                }
+            },
+        }
+    }
+
+    /// A request (from the outside, or a call from visit `parent`) reaches `svc`.
+    fn arrive(&mut self, svc: u32, parent: u32, parent_stamp: u32) {
+        let r = self.pick(svc);
+        let sv = &self.m.svcs[svc as usize];
+        if r == NONE {
+            self.count_svc_error(svc, |s| &mut s.rejected);
+            self.reply(parent, parent_stamp, false);
+            return;
+        }
+        let rep = &self.reps[r as usize];
+        if rep.down > 0 {
+            // Still in rotation: the balancer has not noticed yet.
+            self.count_svc_error(svc, |s| &mut s.failed);
+            self.note_failure_error(r);
+            self.reply(parent, parent_stamp, false);
+            return;
+        }
+        let free_worker = rep.busy < sv.workers;
+        if !free_worker && rep.queue.len() as u32 >= sv.queue_limit {
+            self.count_svc_error(svc, |s| &mut s.rejected);
+            self.reply(parent, parent_stamp, false);
+            return;
+        }
+        let v = self.alloc(Visit {
+            parent,
+            parent_stamp,
+            stamp: 0,
+            svc,
+            replica: r,
+            next_call: 0,
+            holds_worker: false,
+            live: true,
+            arrive: self.now,
+        });
+        if free_worker {
+            self.start(v);
+        } else {
+            self.reps[r as usize].queue.push_back(v);
+        }
+    }
+
+    fn count_svc_error(&mut self, svc: u32, f: impl FnOnce(&mut SvcStats) -> &mut u64) {
+        if self.measuring {
+            *f(&mut self.s.svcs[svc as usize]) += 1;
+        }
+    }
+
+    fn note_failure_error(&mut self, replica: u32) {
+        if !self.measuring {
+            return;
+        }
+        for (i, f) in self.m.failures.iter().enumerate() {
+            if self.active_failures[i] && f.replicas.contains(&replica) {
+                self.s.failure_errors[i] += 1;
+                return;
+            }
+        }
+    }
+
+    fn change_busy(&mut self, svc: u32, delta: i64) {
+        let measuring = self.measuring;
+        let now = self.now;
+        let st = &mut self.s.svcs[svc as usize];
+        if measuring {
+            st.busy_area += st.busy_now as f64 * (now - st.busy_since);
+            st.busy_since = now;
+        }
+        st.busy_now = (st.busy_now as i64 + delta) as u64;
+    }
+
+    /// Visit `v` gets a worker and starts its own service.
+    fn start(&mut self, v: u32) {
+        let x = self.visits[v as usize];
+        let sv = &self.m.svcs[x.svc as usize];
+        let st = sv.sampler.sample(&mut self.rng);
+        self.reps[x.replica as usize].busy += 1;
+        self.change_busy(x.svc, 1);
+        if self.measuring {
+            let s = &mut self.s.svcs[x.svc as usize];
+            s.started += 1;
+            s.wait_sum += self.now - x.arrive;
+            s.service_sum += st;
+        }
+        self.visits[v as usize].holds_worker = true;
+        self.schedule(self.now + st, pack(EV_DONE, v, x.stamp));
+    }
+
+    /// Frees a worker of replica `r` and hands it to the next queued visit.
+    fn free_worker(&mut self, r: u32) {
+        let svc = self.m.replica_svc[r as usize];
+        self.reps[r as usize].busy -= 1;
+        self.change_busy(svc, -1);
+        let timeout = self.m.svcs[svc as usize].timeout;
+        while let Some(next) = self.reps[r as usize].queue.pop_front() {
+            let x = self.visits[next as usize];
+            if self.now - x.arrive > timeout {
+                // The client gave up while it waited.
+                self.count_svc_error(svc, |s| &mut s.timed_out);
+                self.finish(next, false);
+                continue;
+            }
+            self.start(next);
+            break;
+        }
+    }
+
+    fn dispatch(&mut self, payload: u64) {
+        let kind = payload >> 60;
+        let a = ((payload >> 32) & 0x0FFF_FFFF) as u32;
+        let b = payload as u32;
+        match kind {
+            EV_DONE => {
+                let x = self.visits[a as usize];
+                if !x.live || x.stamp != b {
+                    return; // dropped by a failure
+                }
+                if self.m.svcs[x.svc as usize].async_calls {
+                    self.visits[a as usize].holds_worker = false;
+                    self.free_worker(x.replica);
+                }
+                self.next_call(a);
+            }
+            EV_FAIL_START => self.fail_start(a as usize),
+            EV_FAIL_END => self.fail_end(a as usize),
+            EV_DETECT => {
+                let rep = &mut self.reps[a as usize];
+                if rep.incarnation == b && rep.down > 0 && rep.in_rotation {
+                    rep.in_rotation = false;
+                    self.rebuild_rotation(self.m.replica_svc[a as usize]);
+                }
+            }
+            EV_REJOIN => {
+                let rep = &mut self.reps[a as usize];
+                if rep.incarnation == b && rep.down == 0 && !rep.in_rotation {
+                    rep.in_rotation = true;
+                    self.rebuild_rotation(self.m.replica_svc[a as usize]);
+                }
+            }
+            EV_WARMUP => {
+                self.measuring = true;
+                for st in &mut self.s.svcs {
+                    st.busy_since = self.now;
+                }
+                self.in_system_since = self.now;
+            }
+            _ => unreachable!("unknown event kind {kind}"),
+        }
+    }
+
+    /// Makes the next downstream call of `v`, or finishes it.
+    fn next_call(&mut self, v: u32) {
+        let x = self.visits[v as usize];
+        let sv = &self.m.svcs[x.svc as usize];
+        let mut k = x.next_call as usize;
+        let target = match sv.routing {
+            Routing::All => loop {
+                if k >= sv.calls.len() {
+                    break NONE;
+                }
+                let (to, p) = sv.calls[k];
+                k += 1;
+                if p >= 1.0 || self.rng.random::<f64>() < p {
+                    break to;
+                }
+            },
+            Routing::One => {
+                if k > 0 || sv.calls.is_empty() {
+                    NONE
+                } else {
+                    k = sv.calls.len();
+                    let mut u: f64 = self.rng.random();
+                    let mut pick = NONE;
+                    for &(to, p) in &sv.calls {
+                        if u < p {
+                            pick = to;
+                            break;
+                        }
+                        u -= p;
+                    }
+                    pick
+                }
+            }
+        };
+        if target == NONE {
+            self.finish(v, true);
+        } else {
+            self.visits[v as usize].next_call = k as u32;
+            self.arrive(target, v, x.stamp);
+        }
+    }
+
+    /// A call made by `parent` came back.
+    fn reply(&mut self, parent: u32, stamp: u32, ok: bool) {
+        if parent == NONE {
+            // The external request failed before it got a visit.
+            debug_assert!(!ok);
+            self.root_done(self.now, false);
+            return;
+        }
+        let p = self.visits[parent as usize];
+        if !p.live || p.stamp != stamp {
+            return; // the caller was dropped meanwhile
+        }
+        if ok {
+            self.next_call(parent);
+        } else {
+            self.finish(parent, false);
+        }
+    }
+
+    /// Visit `v` is over (successfully or not): free its worker and slot, answer its caller.
+    fn finish(&mut self, v: u32, mut ok: bool) {
+        let x = self.visits[v as usize];
+        let sv = &self.m.svcs[x.svc as usize];
+        if ok && self.now - x.arrive > sv.timeout {
+            ok = false;
+            self.count_svc_error(x.svc, |s| &mut s.timed_out);
+        } else if ok {
+            self.count_svc_error(x.svc, |s| &mut s.completed);
+        }
+        self.release_slot(v);
+        if x.holds_worker {
+            self.free_worker(x.replica);
+        }
+        if x.parent == NONE {
+            self.root_done(x.arrive, ok);
+        } else {
+            self.reply(x.parent, x.parent_stamp, ok);
+        }
+    }
+
+    fn root_done(&mut self, arrived: f64, ok: bool) {
+        self.set_in_system(-1);
+        if !self.measuring || arrived < self.m.warmup {
+            return;
+        }
+        let k = self.bucket_of(self.now);
+        if ok {
+            let lat = self.now - arrived;
+            let us = ((lat * 1e6) as u64).clamp(1, HIST_MAX_US);
+            self.s.completed += 1;
+            self.s.latency_sum += lat;
+            self.s.hist.saturating_record(us);
+            if let Some(k) = k {
+                let b = &mut self.s.buckets[k];
+                b.completed += 1;
+                b.latency_sum += lat;
+                b.hist.saturating_record(us);
+            }
+        } else {
+            self.s.errors += 1;
+            if let Some(k) = k {
+                self.s.buckets[k].errors += 1;
+            }
+        }
+    }
+
+    fn rebuild_rotation(&mut self, svc: u32) {
+        let sv = &self.m.svcs[svc as usize];
+        let rot = &mut self.rotation[svc as usize];
+        rot.clear();
+        for r in sv.first_replica..sv.first_replica + sv.replicas {
+            if self.reps[r as usize].in_rotation {
+                rot.push(r);
+            }
+        }
+        let n = rot.len().max(1) as u32;
+        self.rr[svc as usize] %= n;
+    }
+
+    fn fail_start(&mut self, i: usize) {
+        self.active_failures[i] = true;
+        let f = &self.m.failures[i];
+        for &r in &f.replicas {
+            let rep = &mut self.reps[r as usize];
+            rep.down += 1;
+            if rep.down > 1 {
+                continue;
+            }
+            rep.incarnation += 1;
+            let inc = rep.incarnation;
+            let svc = self.m.replica_svc[r as usize];
+            self.kill_replica(r, i);
+            let detect = self.m.svcs[svc as usize].detect_s;
+            self.schedule(self.now + detect, pack(EV_DETECT, r, inc));
+        }
+    }
+
+    fn fail_end(&mut self, i: usize) {
+        self.active_failures[i] = false;
+        let f = &self.m.failures[i];
+        for &r in &f.replicas {
+            let rep = &mut self.reps[r as usize];
+            rep.down -= 1;
+            if rep.down > 0 {
+                continue;
+            }
+            rep.incarnation += 1;
+            if !rep.in_rotation {
+                let inc = rep.incarnation;
+                let svc = self.m.replica_svc[r as usize];
+                let rejoin = self.m.svcs[svc as usize].rejoin_s;
+                self.schedule(self.now + rejoin, pack(EV_REJOIN, r, inc));
+            }
+        }
+    }
+
+    /// Drops every request on replica `r` (in service, queued, or waiting on a call).
+    fn kill_replica(&mut self, r: u32, failure: usize) {
+        let svc = self.m.replica_svc[r as usize];
+        let busy = self.reps[r as usize].busy;
+        self.reps[r as usize].busy = 0;
+        self.reps[r as usize].queue.clear();
+        self.change_busy(svc, -(busy as i64));
+        let victims: Vec<(u32, u32)> = (0..self.visits.len() as u32)
+            .filter_map(|v| {
+                let x = &self.visits[v as usize];
+                (x.live && x.replica == r).then_some((v, x.stamp))
+            })
+            .collect();
+        for (v, stamp) in victims {
+            let x = self.visits[v as usize];
+            // A cascade of errors may already have ended it.
+            if !x.live || x.stamp != stamp {
+                continue;
+            }
+            if self.measuring {
+                self.s.svcs[svc as usize].failed += 1;
+                self.s.failure_errors[failure] += 1;
+            }
+            self.visits[v as usize].holds_worker = false;
+            self.finish_dropped(v);
+        }
+    }
+
+    fn finish_dropped(&mut self, v: u32) {
+        let x = self.visits[v as usize];
+        self.release_slot(v);
+        if x.parent == NONE {
+            self.root_done(x.arrive, false);
+        } else {
+            self.reply(x.parent, x.parent_stamp, false);
+        }
+    }
+}
