@@ -4,7 +4,7 @@
 #   example-c-firstfit.wasm                     (C, wit-bindgen's C generator)
 #
 # Needs Debian 12 packages (plugins/ci.sh installs them):
-#   rustc-web cargo-web rust-web-src lld-22 clang-14 wasi-libc libclang-rt-14-dev-wasm32
+#   rustc-web cargo-web rust-web-src lld-22 clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32
 # The Rust guests use Debian's rustc-web (not rustup: its wasm32 targets
 # cannot be downloaded here) with -Zbuild-std, so std is built from
 # rust-web-src for wasm32-unknown-unknown. Output is deterministic: paths
@@ -28,8 +28,8 @@ CARGO_HOME_DIR="${CARGO_HOME:-$HOME/.cargo}"
 SYSROOT="$(/usr/bin/rustc --print sysroot)"
 REMAP="--remap-path-prefix=$HERE=/twip/plugins --remap-path-prefix=$CARGO_HOME_DIR=/cargo --remap-path-prefix=$SYSROOT=/rust"
 
-for t in /usr/bin/cargo /usr/bin/rustc /usr/bin/rust-lld /usr/bin/clang-14; do
-  [ -x "$t" ] || { echo "build.sh: missing $t — run plugins/ci.sh --install-only (Debian packages)" >&2; exit 2; }
+for t in /usr/bin/cargo /usr/bin/rustc /usr/bin/rust-lld /usr/bin/clang-14 /usr/bin/wasm-ld-14; do
+  [ -x "$t" ] || { echo "build.sh: missing $t — install the Debian packages listed at the top of this script (plugins/ci.sh does)" >&2; exit 2; }
 done
 echo "build.sh: $(/usr/bin/rustc --version), $(/usr/bin/clang-14 --version | head -1)"
 

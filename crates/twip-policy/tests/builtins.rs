@@ -180,3 +180,17 @@ fn compiled_components_are_cached_in_memory_and_on_disk() {
     assert!(from_disk.as_millis() < 200, "{from_disk:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn c_example_passes_the_conformance_battery() {
+    let wasm = include_bytes!("../../../plugins/components/example-c-firstfit.wasm");
+    let mut p = host().load(wasm).unwrap();
+    assert_eq!(p.info().name, "example-c-firstfit");
+    for o in conformance::run(&mut p) {
+        assert!(o.passed, "{}: {}", o.case, o.detail);
+    }
+    // First fit: everything on node 0 while it has room.
+    let mut req = uniform_nodes(3, 1, "m5.large", 1000, 1000);
+    req.services.push(service("web", 3, 300, 100));
+    assert_eq!(p.place(&req).unwrap(), vec![vec![0, 0, 0]]);
+}
