@@ -1,11 +1,374 @@
-//! `twip policy ...` — owned by the placement-plugin work (issue 3).
+//! `twip policy ...` — placement policies as WebAssembly plugins (issue 3).
+//!
+//! - `twip policy list`: the built-in policies and their versions.
+//! - `twip policy check PLUGIN`: the conformance battery, a pass/fail table,
+//!   exit 1 on any failure.
+//! - `twip policy place PLUGIN --scenario FILE --nodes N --instance-type T`:
+//!   places the scenario's services on N identical nodes and prints the
+//!   placement.
+//!
+//! PLUGIN is a built-in name (`spread`, `binpack`, `zone-spread`) or the
+//! path of a `.wasm` component.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::{fail, Format};
+use twip_policy::{conformance, Host, Plugin, PolicyError, Request, Service, Topology, BUILTINS};
 
 /// Arguments of `twip policy`.
 #[derive(clap::Args, Debug)]
-pub struct PolicyArgs {}
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    command: PolicyCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum PolicyCommand {
+    /// List the built-in policies and the interface version this twip speaks.
+    List {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Run the conformance battery against a plugin (exit 1 on any failure).
+    Check {
+        /// A `.wasm` component, or the name of a built-in policy.
+        plugin: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Place a scenario's services on N identical nodes with a policy.
+    Place {
+        /// A `.wasm` component, or the name of a built-in policy.
+        plugin: String,
+        /// Scenario file (its services, zones and catalog are used).
+        #[arg(long)]
+        scenario: PathBuf,
+        /// Number of nodes, spread round-robin over the scenario's zones.
+        #[arg(long)]
+        nodes: u32,
+        /// Instance type of every node (looked up in the scenario's catalog).
+        #[arg(long)]
+        instance_type: String,
+        /// vCPU per node, instead of the catalog's figure.
+        #[arg(long)]
+        cpu: Option<f64>,
+        /// Memory per node in MiB, instead of the catalog's figure.
+        #[arg(long)]
+        memory_mb: Option<u32>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+}
 
 /// Runs `twip policy`.
-pub fn run(_args: PolicyArgs) -> std::process::ExitCode {
-    eprintln!("twip policy: not implemented yet");
-    std::process::ExitCode::from(1)
+pub fn run(args: PolicyArgs) -> ExitCode {
+    match args.command {
+        PolicyCommand::List { format } => list(format),
+        PolicyCommand::Check { plugin, format } => check(&plugin, format),
+        PolicyCommand::Place {
+            plugin,
+            scenario,
+            nodes,
+            instance_type,
+            cpu,
+            memory_mb,
+            format,
+        } => {
+            let node_size = NodeSize {
+                instance_type,
+                cpu,
+                memory_mb,
+            };
+            place(&plugin, &scenario, nodes, &node_size, format)
+        }
+    }
+}
+
+fn host() -> Result<Host, PolicyError> {
+    Host::new()
+}
+
+/// Loads a built-in by name, or a component file.
+fn load(host: &Host, plugin: &str) -> Result<Plugin, PolicyError> {
+    if BUILTINS.iter().any(|b| b.name == plugin) {
+        return host.load_builtin(plugin);
+    }
+    let path = Path::new(plugin);
+    if !path.exists() && !plugin.ends_with(".wasm") {
+        return host.load_builtin(plugin); // "no built-in policy named ..."
+    }
+    host.load_file(path)
+}
+
+fn list(format: Format) -> ExitCode {
+    let host = match host() {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    let mut rows = Vec::new();
+    for b in BUILTINS {
+        match host.load_builtin(b.name) {
+            Ok(p) => rows.push((p.info().clone(), b.summary, b.wasm.len())),
+            Err(e) => return fail(format!("built-in '{}': {e}", b.name)),
+        }
+    }
+    match format {
+        Format::Json => {
+            let v: Vec<_> = rows
+                .iter()
+                .map(|(i, _, size)| {
+                    serde_json::json!({
+                        "name": i.name, "version": i.version,
+                        "description": i.description, "wasm_bytes": size,
+                    })
+                })
+                .collect();
+            let out = serde_json::json!({ "interface": twip_policy::interface_id(), "builtins": v });
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        }
+        Format::Table => {
+            println!("interface: {}", twip_policy::interface_id());
+            println!("{:<12} {:<8} {:>7}  description", "name", "version", "KiB");
+            for (i, _, size) in &rows {
+                println!(
+                    "{:<12} {:<8} {:>7.1}  {}",
+                    i.name,
+                    i.version,
+                    *size as f64 / 1024.0,
+                    i.description
+                );
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn check(plugin: &str, format: Format) -> ExitCode {
+    let host = match host() {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    let mut p = match load(&host, plugin) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("{plugin}: {e}")),
+    };
+    let outcomes = conformance::run(&mut p);
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    match format {
+        Format::Json => {
+            let cases: Vec<_> = outcomes
+                .iter()
+                .map(|o| {
+                    serde_json::json!({
+                        "case": o.case,
+                        "expect": match o.expect { conformance::Expect::Placed => "placed", conformance::Expect::Refused => "refused" },
+                        "passed": o.passed, "detail": o.detail, "micros": o.micros,
+                    })
+                })
+                .collect();
+            let out = serde_json::json!({
+                "plugin": plugin, "name": p.info().name, "version": p.info().version,
+                "passed": outcomes.len() - failed, "failed": failed, "cases": cases,
+            });
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        }
+        Format::Table => {
+            println!(
+                "policy '{}' {} — {}",
+                p.info().name,
+                p.info().version,
+                p.info().description
+            );
+            println!("{:<4} {:<46} {:>9}  detail", "", "case", "µs");
+            for o in &outcomes {
+                println!(
+                    "{:<4} {:<46} {:>9}  {}",
+                    if o.passed { "PASS" } else { "FAIL" },
+                    o.case,
+                    o.micros,
+                    o.detail
+                );
+            }
+            println!("{} passed, {} failed", outcomes.len() - failed, failed);
+        }
+    }
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+struct NodeSize {
+    instance_type: String,
+    cpu: Option<f64>,
+    memory_mb: Option<u32>,
+}
+
+/// Capacity of one node: explicit flags first, then the scenario's catalog.
+fn node_capacity(scenario: &twip_model::Scenario, size: &NodeSize) -> Result<(u32, u32), String> {
+    if let (Some(cpu), Some(mem)) = (size.cpu, size.memory_mb) {
+        return Ok((vcpu_to_millis(cpu)?, mem));
+    }
+    let (cat_cpu, cat_mem) = catalog_capacity(scenario, &size.instance_type)?;
+    Ok((
+        match size.cpu {
+            Some(c) => vcpu_to_millis(c)?,
+            None => cat_cpu,
+        },
+        size.memory_mb.unwrap_or(cat_mem),
+    ))
+}
+
+fn vcpu_to_millis(v: f64) -> Result<u32, String> {
+    if !(v.is_finite() && v > 0.0 && v * 1000.0 <= u32::MAX as f64) {
+        return Err(format!("expected a positive vCPU count, got {v}"));
+    }
+    Ok((v * 1000.0).round() as u32)
+}
+
+/// The instance type's size in the scenario's catalog.
+fn catalog_capacity(scenario: &twip_model::Scenario, name: &str) -> Result<(u32, u32), String> {
+    let Some(path) = scenario.infrastructure.catalog.as_ref() else {
+        return Err(format!(
+            "the scenario names no catalog: give --cpu and --memory-mb for instance type '{name}'"
+        ));
+    };
+    Err(format!(
+        "reading catalog {} is not wired yet: give --cpu and --memory-mb for instance type '{name}'",
+        path.display()
+    ))
+}
+
+fn build_request(
+    scenario: &twip_model::Scenario,
+    nodes: u32,
+    size: &NodeSize,
+) -> Result<Request, String> {
+    let (cpu, mem) = node_capacity(scenario, size)?;
+    let zones = if scenario.infrastructure.zones.is_empty() {
+        vec!["zone-a".to_string()]
+    } else {
+        scenario.infrastructure.zones.clone()
+    };
+    let mut req = conformance::uniform_nodes(nodes as usize, zones.len(), &size.instance_type, cpu, mem);
+    req.zones = zones;
+    let zone_spread = req.zones.len() > 1;
+    for s in &scenario.services {
+        req.services.push(Service {
+            name: s.name.clone(),
+            replicas: s.replicas,
+            cpu_millis: vcpu_to_millis(s.cpu).map_err(|e| format!("service '{}': {e}", s.name))?,
+            memory_mib: s.memory_mb,
+            spread: Some(if zone_spread { Topology::Zone } else { Topology::Node }),
+            anti_affinity: None,
+            existing: Vec::new(),
+        });
+    }
+    Ok(req)
+}
+
+fn place(plugin: &str, scenario_path: &Path, nodes: u32, size: &NodeSize, format: Format) -> ExitCode {
+    let scenario = match twip_model::Scenario::load(scenario_path) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let req = match build_request(&scenario, nodes, size) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let host = match host() {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    let mut p = match load(&host, plugin) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("{plugin}: {e}")),
+    };
+    let answer = match p.place(&req) {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    // Per-node use.
+    let n = req.nodes.len();
+    let (mut cpu, mut mem) = (vec![0u64; n], vec![0u64; n]);
+    let mut on_node: Vec<Vec<String>> = vec![Vec::new(); n];
+    for (s, placed) in req.services.iter().zip(&answer) {
+        for &x in placed {
+            cpu[x as usize] += s.cpu_millis as u64;
+            mem[x as usize] += s.memory_mib as u64;
+            on_node[x as usize].push(s.name.clone());
+        }
+    }
+    match format {
+        Format::Json => {
+            let services: Vec<_> = req
+                .services
+                .iter()
+                .zip(&answer)
+                .map(|(s, placed)| {
+                    serde_json::json!({
+                        "name": s.name, "replicas": s.replicas,
+                        "nodes": placed.iter().map(|&x| req.nodes[x as usize].id.clone()).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let nodes: Vec<_> = req
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, node)| {
+                    serde_json::json!({
+                        "id": node.id, "zone": req.zones[node.zone as usize],
+                        "instance_type": req.instance_types[node.instance_type as usize],
+                        "cpu_millis": node.cpu_millis, "cpu_used_millis": cpu[i],
+                        "memory_mib": node.memory_mib, "memory_used_mib": mem[i],
+                        "replicas": on_node[i],
+                    })
+                })
+                .collect();
+            let out = serde_json::json!({
+                "policy": { "name": p.info().name, "version": p.info().version },
+                "scenario": scenario.name, "services": services, "nodes": nodes,
+            });
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        }
+        Format::Table => {
+            println!(
+                "scenario '{}' on {} × {} with policy '{}' {}",
+                scenario.name,
+                nodes,
+                size.instance_type,
+                p.info().name,
+                p.info().version
+            );
+            println!();
+            println!("{:<20} {:>8}  nodes", "service", "replicas");
+            for (s, placed) in req.services.iter().zip(&answer) {
+                let ids: Vec<&str> = placed.iter().map(|&x| req.nodes[x as usize].id.as_str()).collect();
+                println!("{:<20} {:>8}  {}", s.name, s.replicas, ids.join(", "));
+            }
+            println!();
+            println!(
+                "{:<12} {:<12} {:>15} {:>19}  replicas",
+                "node", "zone", "cpu (m)", "memory (MiB)"
+            );
+            for (i, node) in req.nodes.iter().enumerate() {
+                println!(
+                    "{:<12} {:<12} {:>15} {:>19}  {}",
+                    node.id,
+                    req.zones[node.zone as usize],
+                    format!("{}/{}", cpu[i], node.cpu_millis),
+                    format!("{}/{}", mem[i], node.memory_mib),
+                    if on_node[i].is_empty() {
+                        "-".to_string()
+                    } else {
+                        on_node[i].join(", ")
+                    }
+                );
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
