@@ -63,10 +63,13 @@ pub fn run(args: SimulateArgs) -> ExitCode {
 
 /// Simulates with a progress bar on stderr when the run takes more than a
 /// second and stderr is a terminal.
-pub fn with_progress(scenario: &Scenario, mut opts: Options) -> Result<SimReport, twip_sim::SimError> {
+pub fn with_progress(
+    scenario: &Scenario,
+    mut opts: Options,
+) -> Result<SimReport, twip_sim::SimError> {
     let counter = Arc::new(AtomicU64::new(0));
     opts.progress = Some(counter.clone());
-    let total_ms = (scenario.duration_s * 1e3) as u64 * opts.replications as u64;
+    let total_ms = twip_sim::planned_work_ms(scenario, &opts);
     let done = Arc::new(AtomicBool::new(false));
     let watcher = std::io::stderr().is_terminal().then(|| {
         let (counter, done) = (counter.clone(), done.clone());
@@ -77,8 +80,10 @@ pub fn with_progress(scenario: &Scenario, mut opts: Options) -> Result<SimReport
             }
             let bar = indicatif::ProgressBar::new(total_ms);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} simulating [{bar:40}] {percent}% ({eta} left)")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} simulating [{bar:40}] {percent}% ({eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             while !done.load(Ordering::Relaxed) {
                 bar.set_position(counter.load(Ordering::Relaxed).min(total_ms));
@@ -108,7 +113,12 @@ fn ms(x: f64) -> String {
 fn table(r: &SimReport) -> String {
     use std::fmt::Write;
     let mut o = String::new();
-    let ci = |k: &str| r.ci95.get(k).map(|h| format!(" ± {}", ms(*h))).unwrap_or_default();
+    let ci = |k: &str| {
+        r.ci95
+            .get(k)
+            .map(|h| format!(" ± {}", ms(*h)))
+            .unwrap_or_default()
+    };
     let _ = writeln!(
         o,
         "scenario {}  seed {}  replications {}  simulated {:.0} s  events {}  wall {:.2} s",
@@ -121,7 +131,10 @@ fn table(r: &SimReport) -> String {
         r.completed,
         r.errors,
         r.error_rate,
-        r.ci95.get("error_rate").map(|h| format!(" ± {h:.6}")).unwrap_or_default()
+        r.ci95
+            .get("error_rate")
+            .map(|h| format!(" ± {h:.6}"))
+            .unwrap_or_default()
     );
     let l = &r.latency_ms;
     let _ = writeln!(
@@ -158,7 +171,10 @@ fn table(r: &SimReport) -> String {
     if !r.failures.is_empty() {
         let _ = writeln!(o);
         for f in &r.failures {
-            let end = f.end_s.map(|e| format!("{e:.0} s")).unwrap_or_else(|| "end".into());
+            let end = f
+                .end_s
+                .map(|e| format!("{e:.0} s"))
+                .unwrap_or_else(|| "end".into());
             let _ = writeln!(
                 o,
                 "failure: {} from {:.0} s to {end}: {} replicas down, {} visits lost",

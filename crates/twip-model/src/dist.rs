@@ -45,7 +45,9 @@ fn positive(name: &str, v: f64) -> Result<(), String> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(format!("{name} must be a positive number of milliseconds, got {v}"))
+        Err(format!(
+            "{name} must be a positive number of milliseconds, got {v}"
+        ))
     }
 }
 
@@ -86,7 +88,10 @@ impl Dist {
             return Err(format!("cv must be a positive number, got {cv}"));
         }
         let shape = 1.0 / (cv * cv);
-        Ok(Dist::Gamma { shape, scale_ms: mean_ms / shape })
+        Ok(Dist::Gamma {
+            shape,
+            scale_ms: mean_ms / shape,
+        })
     }
 
     /// The gamma with this mean and 99th percentile (its shape is unique).
@@ -116,7 +121,10 @@ impl Dist {
             }
         }
         let shape = (0.5 * (lo + hi)).exp();
-        Ok(Dist::Gamma { shape, scale_ms: mean_ms / shape })
+        Ok(Dist::Gamma {
+            shape,
+            scale_ms: mean_ms / shape,
+        })
     }
 
     /// Resampling of measured values.
@@ -125,7 +133,9 @@ impl Dist {
             return Err("an empirical distribution needs at least one sample".into());
         }
         if let Some(bad) = samples_ms.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
-            return Err(format!("samples must be non-negative milliseconds, got {bad}"));
+            return Err(format!(
+                "samples must be non-negative milliseconds, got {bad}"
+            ));
         }
         samples_ms.sort_by(f64::total_cmp);
         Ok(Dist::Empirical { samples_ms })
@@ -137,7 +147,9 @@ impl Dist {
             Dist::Exponential { mean_ms } | Dist::Constant { mean_ms } => *mean_ms,
             Dist::Lognormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
             Dist::Gamma { shape, scale_ms } => shape * scale_ms,
-            Dist::Empirical { samples_ms } => samples_ms.iter().sum::<f64>() / samples_ms.len() as f64,
+            Dist::Empirical { samples_ms } => {
+                samples_ms.iter().sum::<f64>() / samples_ms.len() as f64
+            }
         }
     }
 
@@ -166,7 +178,9 @@ impl Dist {
             Dist::Exponential { mean_ms } => -mean_ms * (1.0 - p).ln(),
             Dist::Constant { mean_ms } => *mean_ms,
             Dist::Lognormal { mu, sigma } => {
-                let z = Normal::new(0.0, 1.0).map(|n| n.inverse_cdf(p)).unwrap_or(0.0);
+                let z = Normal::new(0.0, 1.0)
+                    .map(|n| n.inverse_cdf(p))
+                    .unwrap_or(0.0);
                 (mu + sigma * z).exp()
             }
             Dist::Gamma { shape, scale_ms } => GammaDist::new(*shape, 1.0 / scale_ms)
@@ -197,7 +211,11 @@ mod tests {
     fn gamma_hits_mean_and_p99() {
         let d = Dist::gamma_p99(30.0, 120.0).unwrap();
         assert!((d.mean_ms() - 30.0).abs() < 1e-9);
-        assert!((d.quantile_ms(0.99) - 120.0).abs() < 1e-3, "{}", d.quantile_ms(0.99));
+        assert!(
+            (d.quantile_ms(0.99) - 120.0).abs() < 1e-3,
+            "{}",
+            d.quantile_ms(0.99)
+        );
         let d = Dist::gamma_cv(10.0, 0.5).unwrap();
         assert!((d.scv() - 0.25).abs() < 1e-12);
         assert!(Dist::gamma_p99(30.0, 29.0).is_err());

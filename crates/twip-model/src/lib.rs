@@ -25,5 +25,7 @@ pub use scenario::{
 pub fn parse_duration(text: &str) -> Result<f64, String> {
     humantime::parse_duration(text.trim())
         .map(|d| d.as_secs_f64())
-        .map_err(|e| format!("expected a duration such as \"90s\", \"10m\" or \"24h\", got {text:?} ({e})"))
+        .map_err(|e| {
+            format!("expected a duration such as \"90s\", \"10m\" or \"24h\", got {text:?} ({e})")
+        })
 }

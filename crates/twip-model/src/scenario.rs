@@ -185,7 +185,8 @@ pub struct Failure {
     /// How long; `None` for good.
     pub duration_s: Option<f64>,
     /// `SERVICE` or `SERVICE/INDEX` for a replica, a node id, a zone name; `None`
-    /// picks the node (or zone) holding the most replicas.
+    /// picks the node holding the most replicas (ties: the one with a replica of
+    /// the service with the most replicas, then the first), or that node's zone.
     pub target: Option<String>,
 }
 
@@ -252,7 +253,10 @@ impl Layout {
             }
             replica_node.push(v);
         }
-        Layout { nodes, replica_node }
+        Layout {
+            nodes,
+            replica_node,
+        }
     }
 
     /// Number of replicas on each node.
@@ -325,11 +329,25 @@ fn one() -> u32 {
 #[derive(Deserialize)]
 #[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
 enum RawDist {
-    Exponential { mean_ms: f64 },
-    Constant { mean_ms: f64 },
-    Lognormal { mean_ms: f64, p99_ms: f64 },
-    Gamma { mean_ms: f64, p99_ms: Option<f64>, cv: Option<f64> },
-    Empirical { samples_ms: Option<Vec<f64>>, file: Option<String> },
+    Exponential {
+        mean_ms: f64,
+    },
+    Constant {
+        mean_ms: f64,
+    },
+    Lognormal {
+        mean_ms: f64,
+        p99_ms: f64,
+    },
+    Gamma {
+        mean_ms: f64,
+        p99_ms: Option<f64>,
+        cv: Option<f64>,
+    },
+    Empirical {
+        samples_ms: Option<Vec<f64>>,
+        file: Option<String>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -489,7 +507,11 @@ impl Traffic {
     /// Upper bound of |d rate / dt| in requests/s per second (spikes aside).
     pub fn max_slope(&self) -> f64 {
         let spike = self.spikes.iter().map(|s| s.multiplier).fold(1.0, f64::max);
-        self.regions.iter().map(Region::max_slope_per_s).sum::<f64>() * spike
+        self.regions
+            .iter()
+            .map(Region::max_slope_per_s)
+            .sum::<f64>()
+            * spike
     }
 }
 
@@ -513,7 +535,9 @@ impl Region {
     fn max_slope_per_s(&self) -> f64 {
         match &self.profile {
             Some(p) => {
-                let max_step = (0..24).map(|i| (p[(i + 1) % 24] - p[i]).abs()).fold(0.0, f64::max);
+                let max_step = (0..24)
+                    .map(|i| (p[(i + 1) % 24] - p[i]).abs())
+                    .fold(0.0, f64::max);
                 self.peak_rps * max_step / 3600.0
             }
             None => self.peak_rps * (1.0 - self.trough_ratio) * std::f64::consts::PI / 86_400.0,
@@ -553,7 +577,9 @@ impl Cx<'_> {
     fn resolve(&mut self, raw: RawScenario) -> R<Scenario> {
         let root = FieldPath::default();
         let duration_s = self.duration(&root.key("duration"), &raw.duration)?;
-        self.check(duration_s > 0.0, &root.key("duration"), || "must be longer than zero".into())?;
+        self.check(duration_s > 0.0, &root.key("duration"), || {
+            "must be longer than zero".into()
+        })?;
         let warmup_s = match &raw.warmup {
             Some(w) => self.duration(&root.key("warmup"), w)?,
             None => 0.0,
@@ -588,7 +614,10 @@ impl Cx<'_> {
             Some(i) if !i.zones.is_empty() => {
                 for (k, z) in i.zones.iter().enumerate() {
                     if i.zones[..k].contains(z) {
-                        return Err(self.err(&fi.key("zones").index(k), format!("zone {z:?} is listed twice")));
+                        return Err(self.err(
+                            &fi.key("zones").index(k),
+                            format!("zone {z:?} is listed twice"),
+                        ));
                     }
                 }
                 i.zones.clone()
@@ -628,17 +657,29 @@ impl Cx<'_> {
                         format!("expected a fraction between 0 and 1, got {e}")
                     })?;
                 }
-                self.check(!s.survive.contains(&FailureKind::Replica), &f.key("survive"), || {
-                    "expected \"node\" and/or \"zone\"".into()
-                })?;
-                Some(Slo { p99_ms: s.p99_ms, max_error_rate: s.max_error_rate, survive: s.survive.clone() })
+                self.check(
+                    !s.survive.contains(&FailureKind::Replica),
+                    &f.key("survive"),
+                    || "expected \"node\" and/or \"zone\"".into(),
+                )?;
+                Some(Slo {
+                    p99_ms: s.p99_ms,
+                    max_error_rate: s.max_error_rate,
+                    survive: s.survive.clone(),
+                })
             }
         };
 
-        let policy = raw.placement.as_ref().map(|p| p.policy.clone()).unwrap_or_else(|| "spread".into());
-        self.check(!policy.trim().is_empty(), &root.key("placement").key("policy"), || {
-            "expected a built-in policy name or a path to a .wasm plugin".into()
-        })?;
+        let policy = raw
+            .placement
+            .as_ref()
+            .map(|p| p.policy.clone())
+            .unwrap_or_else(|| "spread".into());
+        self.check(
+            !policy.trim().is_empty(),
+            &root.key("placement").key("policy"),
+            || "expected a built-in policy name or a path to a .wasm plugin".into(),
+        )?;
 
         Ok(Scenario {
             name: raw.name,
@@ -656,7 +697,9 @@ impl Cx<'_> {
     }
 
     fn service(&self, f: &FieldPath, s: &RawService, index: &HashMap<&str, usize>) -> R<Service> {
-        self.check(s.workers >= 1, &f.key("workers"), || "must be at least 1".into())?;
+        self.check(s.workers >= 1, &f.key("workers"), || {
+            "must be at least 1".into()
+        })?;
         if let Some(t) = s.timeout_ms {
             self.check(t.is_finite() && t > 0.0, &f.key("timeout_ms"), || {
                 format!("expected a positive number of milliseconds, got {t}")
@@ -670,13 +713,27 @@ impl Cx<'_> {
                 let names: Vec<&str> = index.keys().copied().collect();
                 return Err(self.err(
                     &fc.key("to"),
-                    format!("no service named {:?} (services: {})", c.to, sorted(names).join(", ")),
+                    format!(
+                        "no service named {:?} (services: {})",
+                        c.to,
+                        sorted(names).join(", ")
+                    ),
                 ));
             };
-            self.check((0.0..=1.0).contains(&c.probability), &fc.key("probability"), || {
-                format!("expected a probability between 0 and 1, got {}", c.probability)
-            })?;
-            calls.push(Call { to, probability: c.probability });
+            self.check(
+                (0.0..=1.0).contains(&c.probability),
+                &fc.key("probability"),
+                || {
+                    format!(
+                        "expected a probability between 0 and 1, got {}",
+                        c.probability
+                    )
+                },
+            )?;
+            calls.push(Call {
+                to,
+                probability: c.probability,
+            });
         }
         let routing = s.routing.unwrap_or(Routing::All);
         if routing == Routing::One {
@@ -686,19 +743,33 @@ impl Cx<'_> {
             })?;
         }
         let health_check = match &s.health_check {
-            None => HealthCheck { interval_s: 5.0, failures: 3 },
+            None => HealthCheck {
+                interval_s: 5.0,
+                failures: 3,
+            },
             Some(h) => {
                 let fh = f.key("health_check");
                 let interval_s = self.duration(&fh.key("interval"), &h.interval)?;
-                self.check(interval_s > 0.0, &fh.key("interval"), || "must be longer than zero".into())?;
-                self.check(h.failures >= 1, &fh.key("failures"), || "must be at least 1".into())?;
-                HealthCheck { interval_s, failures: h.failures }
+                self.check(interval_s > 0.0, &fh.key("interval"), || {
+                    "must be longer than zero".into()
+                })?;
+                self.check(h.failures >= 1, &fh.key("failures"), || {
+                    "must be at least 1".into()
+                })?;
+                HealthCheck {
+                    interval_s,
+                    failures: h.failures,
+                }
             }
         };
         let cpu = s.cpu.unwrap_or(0.5);
-        self.check(cpu.is_finite() && cpu > 0.0, &f.key("cpu"), || format!("expected a positive number of vCPU, got {cpu}"))?;
+        self.check(cpu.is_finite() && cpu > 0.0, &f.key("cpu"), || {
+            format!("expected a positive number of vCPU, got {cpu}")
+        })?;
         let memory_mb = s.memory_mb.unwrap_or(512);
-        self.check(memory_mb > 0, &f.key("memory_mb"), || "must be at least 1".into())?;
+        self.check(memory_mb > 0, &f.key("memory_mb"), || {
+            "must be at least 1".into()
+        })?;
         Ok(Service {
             name: s.name.clone(),
             replicas: s.replicas,
@@ -711,7 +782,10 @@ impl Cx<'_> {
             async_calls: s.async_calls,
             balancer: s.balancer.unwrap_or(Balancer::RoundRobin),
             health_check,
-            image: s.image.clone().unwrap_or_else(|| format!("twip/{}:latest", s.name)),
+            image: s
+                .image
+                .clone()
+                .unwrap_or_else(|| format!("twip/{}:latest", s.name)),
             port: s.port.unwrap_or(8080),
             cpu,
             memory_mb,
@@ -735,17 +809,31 @@ impl Cx<'_> {
         match d {
             RawDist::Exponential { mean_ms } => Dist::exponential(*mean_ms).map_err(blame),
             RawDist::Constant { mean_ms } => Dist::constant(*mean_ms).map_err(blame),
-            RawDist::Lognormal { mean_ms, p99_ms } => Dist::lognormal(*mean_ms, *p99_ms).map_err(blame),
-            RawDist::Gamma { mean_ms, p99_ms, cv } => match (p99_ms, cv) {
+            RawDist::Lognormal { mean_ms, p99_ms } => {
+                Dist::lognormal(*mean_ms, *p99_ms).map_err(blame)
+            }
+            RawDist::Gamma {
+                mean_ms,
+                p99_ms,
+                cv,
+            } => match (p99_ms, cv) {
                 (Some(p), None) => Dist::gamma_p99(*mean_ms, *p).map_err(blame),
                 (None, Some(c)) => Dist::gamma_cv(*mean_ms, *c).map_err(blame),
-                _ => Err(self.err(f, "a gamma needs exactly one of p99_ms or cv beside mean_ms")),
+                _ => Err(self.err(
+                    f,
+                    "a gamma needs exactly one of p99_ms or cv beside mean_ms",
+                )),
             },
             RawDist::Empirical { samples_ms, file } => {
                 let samples = match (samples_ms, file) {
                     (Some(s), None) => s.clone(),
                     (None, Some(file)) => self.samples_file(&f.key("file"), file)?,
-                    _ => return Err(self.err(f, "an empirical distribution needs exactly one of samples_ms or file")),
+                    _ => {
+                        return Err(self.err(
+                            f,
+                            "an empirical distribution needs exactly one of samples_ms or file",
+                        ))
+                    }
                 };
                 Dist::empirical(samples).map_err(blame)
             }
@@ -763,7 +851,14 @@ impl Cx<'_> {
                 continue;
             }
             out.push(l.parse::<f64>().map_err(|_| {
-                self.err(f, format!("{}:{}: expected one number of milliseconds per line, got {l:?}", p.display(), n + 1))
+                self.err(
+                    f,
+                    format!(
+                        "{}:{}: expected one number of milliseconds per line, got {l:?}",
+                        p.display(),
+                        n + 1
+                    ),
+                )
             })?);
         }
         Ok(out)
@@ -771,7 +866,12 @@ impl Cx<'_> {
 
     fn check_acyclic(&self, services: &[Service], raw: &RawScenario) -> R<()> {
         // Depth-first search for a cycle in the call graph.
-        fn visit(i: usize, s: &[Service], state: &mut [u8], stack: &mut Vec<usize>) -> Option<Vec<usize>> {
+        fn visit(
+            i: usize,
+            s: &[Service],
+            state: &mut [u8],
+            stack: &mut Vec<usize>,
+        ) -> Option<Vec<usize>> {
             state[i] = 1;
             stack.push(i);
             for c in &s[i].calls {
@@ -795,8 +895,12 @@ impl Cx<'_> {
         for i in 0..services.len() {
             if state[i] == 0 {
                 if let Some(cyc) = visit(i, services, &mut state, &mut Vec::new()) {
-                    let names: Vec<&str> = cyc.iter().map(|&k| raw.services[k].name.as_str()).collect();
-                    let f = FieldPath::default().key("service").index(cyc[0]).key("calls");
+                    let names: Vec<&str> =
+                        cyc.iter().map(|&k| raw.services[k].name.as_str()).collect();
+                    let f = FieldPath::default()
+                        .key("service")
+                        .index(cyc[0])
+                        .key("calls");
                     return Err(self.err(&f, format!("calls form a cycle: {}", names.join(" -> "))));
                 }
             }
@@ -804,36 +908,56 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn traffic(&self, f: &FieldPath, t: &RawTraffic, index: &HashMap<&str, usize>, duration_s: f64) -> R<Traffic> {
+    fn traffic(
+        &self,
+        f: &FieldPath,
+        t: &RawTraffic,
+        index: &HashMap<&str, usize>,
+        duration_s: f64,
+    ) -> R<Traffic> {
         let Some(&entry) = index.get(t.entry.as_str()) else {
             return Err(self.err(&f.key("entry"), format!("no service named {:?}", t.entry)));
         };
         let rps = t.rps.unwrap_or(0.0);
-        self.check(rps.is_finite() && rps >= 0.0, &f.key("rps"), || format!("expected requests per second >= 0, got {rps}"))?;
-        let start_hour_utc = t.start_hour_utc.unwrap_or(0.0);
-        self.check((0.0..24.0).contains(&start_hour_utc), &f.key("start_hour_utc"), || {
-            format!("expected an hour in [0, 24), got {start_hour_utc}")
+        self.check(rps.is_finite() && rps >= 0.0, &f.key("rps"), || {
+            format!("expected requests per second >= 0, got {rps}")
         })?;
+        let start_hour_utc = t.start_hour_utc.unwrap_or(0.0);
+        self.check(
+            (0.0..24.0).contains(&start_hour_utc),
+            &f.key("start_hour_utc"),
+            || format!("expected an hour in [0, 24), got {start_hour_utc}"),
+        )?;
         let mut regions = Vec::new();
         for (i, r) in t.regions.iter().enumerate() {
             let fr = f.key("region").index(i);
-            self.check(r.peak_rps.is_finite() && r.peak_rps >= 0.0, &fr.key("peak_rps"), || {
-                format!("expected requests per second >= 0, got {}", r.peak_rps)
-            })?;
+            self.check(
+                r.peak_rps.is_finite() && r.peak_rps >= 0.0,
+                &fr.key("peak_rps"),
+                || format!("expected requests per second >= 0, got {}", r.peak_rps),
+            )?;
             let peak_hour_utc = r.peak_hour_utc.unwrap_or(12.0);
-            self.check((0.0..24.0).contains(&peak_hour_utc), &fr.key("peak_hour_utc"), || {
-                format!("expected an hour in [0, 24), got {peak_hour_utc}")
-            })?;
+            self.check(
+                (0.0..24.0).contains(&peak_hour_utc),
+                &fr.key("peak_hour_utc"),
+                || format!("expected an hour in [0, 24), got {peak_hour_utc}"),
+            )?;
             let trough_ratio = r.trough_ratio.unwrap_or(0.3);
-            self.check((0.0..=1.0).contains(&trough_ratio), &fr.key("trough_ratio"), || {
-                format!("expected a fraction between 0 and 1, got {trough_ratio}")
-            })?;
+            self.check(
+                (0.0..=1.0).contains(&trough_ratio),
+                &fr.key("trough_ratio"),
+                || format!("expected a fraction between 0 and 1, got {trough_ratio}"),
+            )?;
             if let Some(p) = &r.profile {
-                self.check(p.len() == 24, &fr.key("profile"), || format!("expected 24 hourly values, got {}", p.len()))?;
+                self.check(p.len() == 24, &fr.key("profile"), || {
+                    format!("expected 24 hourly values, got {}", p.len())
+                })?;
                 for (k, v) in p.iter().enumerate() {
-                    self.check(v.is_finite() && *v >= 0.0 && *v <= 1.0, &fr.key("profile").index(k), || {
-                        format!("expected a fraction of peak_rps between 0 and 1, got {v}")
-                    })?;
+                    self.check(
+                        v.is_finite() && *v >= 0.0 && *v <= 1.0,
+                        &fr.key("profile").index(k),
+                        || format!("expected a fraction of peak_rps between 0 and 1, got {v}"),
+                    )?;
                 }
             }
             regions.push(Region {
@@ -849,23 +973,47 @@ impl Cx<'_> {
             let fs = f.key("spike").index(i);
             let at_s = self.duration(&fs.key("at"), &s.at)?;
             let d = self.duration(&fs.key("duration"), &s.duration)?;
-            self.check(at_s < duration_s, &fs.key("at"), || "starts after the scenario ends".into())?;
-            self.check(s.multiplier.is_finite() && s.multiplier > 0.0, &fs.key("multiplier"), || {
-                format!("expected a positive factor, got {}", s.multiplier)
+            self.check(at_s < duration_s, &fs.key("at"), || {
+                "starts after the scenario ends".into()
             })?;
-            spikes.push(Spike { at_s, duration_s: d, multiplier: s.multiplier });
+            self.check(
+                s.multiplier.is_finite() && s.multiplier > 0.0,
+                &fs.key("multiplier"),
+                || format!("expected a positive factor, got {}", s.multiplier),
+            )?;
+            spikes.push(Spike {
+                at_s,
+                duration_s: d,
+                multiplier: s.multiplier,
+            });
         }
-        let tr = Traffic { entry, rps, start_hour_utc, regions, spikes };
-        self.check(tr.peak_rate() > 0.0, f, || "no load: set rps or add a [[traffic.region]] with peak_rps > 0".into())?;
+        let tr = Traffic {
+            entry,
+            rps,
+            start_hour_utc,
+            regions,
+            spikes,
+        };
+        self.check(tr.peak_rate() > 0.0, f, || {
+            "no load: set rps or add a [[traffic.region]] with peak_rps > 0".into()
+        })?;
         Ok(tr)
     }
 
-    fn failure(&self, f: &FieldPath, x: &RawFailure, raw: &RawScenario, infra: &Infrastructure) -> R<Failure> {
+    fn failure(
+        &self,
+        f: &FieldPath,
+        x: &RawFailure,
+        raw: &RawScenario,
+        infra: &Infrastructure,
+    ) -> R<Failure> {
         let at_s = self.duration(&f.key("at"), &x.at)?;
         let duration_s = match &x.duration {
             Some(d) => {
                 let d = self.duration(&f.key("duration"), d)?;
-                self.check(d > 0.0, &f.key("duration"), || "must be longer than zero (omit it for a permanent failure)".into())?;
+                self.check(d > 0.0, &f.key("duration"), || {
+                    "must be longer than zero (omit it for a permanent failure)".into()
+                })?;
                 Some(d)
             }
             None => None,
@@ -873,17 +1021,30 @@ impl Cx<'_> {
         let ft = f.key("target");
         match (x.kind, &x.target) {
             (FailureKind::Replica, None) => {
-                return Err(self.err(&ft, "a replica failure needs target = \"SERVICE\" or \"SERVICE/INDEX\""))
+                return Err(self.err(
+                    &ft,
+                    "a replica failure needs target = \"SERVICE\" or \"SERVICE/INDEX\"",
+                ))
             }
             (FailureKind::Replica, Some(t)) => {
                 let (name, idx) = match t.split_once('/') {
-                    Some((n, i)) => (n, i.parse::<u32>().map_err(|_| self.err(&ft, format!("expected SERVICE/INDEX, got {t:?}")))?),
+                    Some((n, i)) => (
+                        n,
+                        i.parse::<u32>().map_err(|_| {
+                            self.err(&ft, format!("expected SERVICE/INDEX, got {t:?}"))
+                        })?,
+                    ),
                     None => (t.as_str(), 0),
                 };
                 let Some(s) = raw.services.iter().find(|s| s.name == name) else {
                     return Err(self.err(&ft, format!("no service named {name:?}")));
                 };
-                self.check(idx < s.replicas, &ft, || format!("service {name:?} has {} replicas, there is no replica {idx}", s.replicas))?;
+                self.check(idx < s.replicas, &ft, || {
+                    format!(
+                        "service {name:?} has {} replicas, there is no replica {idx}",
+                        s.replicas
+                    )
+                })?;
             }
             (FailureKind::Zone, Some(z)) => {
                 self.check(infra.zones.contains(z), &ft, || {
@@ -894,7 +1055,12 @@ impl Cx<'_> {
             // they are checked when the simulation is set up.
             (FailureKind::Node, _) | (FailureKind::Zone, None) => {}
         }
-        Ok(Failure { kind: x.kind, at_s, duration_s, target: x.target.clone() })
+        Ok(Failure {
+            kind: x.kind,
+            at_s,
+            duration_s,
+            target: x.target.clone(),
+        })
     }
 }
 

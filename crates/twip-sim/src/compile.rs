@@ -22,11 +22,16 @@ impl Sampler {
             Dist::Exponential { mean_ms } => Sampler::Exp(mean_ms / 1e3),
             Dist::Constant { mean_ms } => Sampler::Const(mean_ms / 1e3),
             // exp(N(mu, s²)) ms = exp(N(mu - ln 1000, s²)) s
-            Dist::Lognormal { mu, sigma } => Sampler::LogNormal { mu: mu - 1000f64.ln(), sigma: *sigma },
-            Dist::Gamma { shape, scale_ms } => {
-                Sampler::Gamma(Gamma::new(*shape, scale_ms / 1e3).expect("validated gamma parameters"))
+            Dist::Lognormal { mu, sigma } => Sampler::LogNormal {
+                mu: mu - 1000f64.ln(),
+                sigma: *sigma,
+            },
+            Dist::Gamma { shape, scale_ms } => Sampler::Gamma(
+                Gamma::new(*shape, scale_ms / 1e3).expect("validated gamma parameters"),
+            ),
+            Dist::Empirical { samples_ms } => {
+                Sampler::Empirical(samples_ms.iter().map(|v| v / 1e3).collect())
             }
-            Dist::Empirical { samples_ms } => Sampler::Empirical(samples_ms.iter().map(|v| v / 1e3).collect()),
         }
     }
 
@@ -78,6 +83,11 @@ pub(crate) struct Arrivals {
     pub constant: Option<f64>,
     pub bucket_s: f64,
     pub bounds: Vec<f64>,
+    /// Base rate (spikes aside) on a grid of `grid_s`, linearly interpolated:
+    /// exact for hourly profiles, within 1e-9 relative of a daily sinusoid.
+    grid_s: f64,
+    base: Vec<f64>,
+    spikes: Vec<(f64, f64, f64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,7 +100,6 @@ pub(crate) struct Model {
     pub warmup: f64,
     pub end: f64,
     pub arrivals: Arrivals,
-    pub traffic: twip_model::Traffic,
 }
 
 impl Model {
@@ -116,7 +125,11 @@ impl Model {
                 queue_limit: sv.queue_limit.unwrap_or(u32::MAX),
                 timeout: sv.timeout_ms.map(|t| t / 1e3).unwrap_or(f64::INFINITY),
                 sampler: Sampler::new(&sv.service_time),
-                calls: sv.calls.iter().map(|c| (c.to as u32, c.probability)).collect(),
+                calls: sv
+                    .calls
+                    .iter()
+                    .map(|c| (c.to as u32, c.probability))
+                    .collect(),
                 routing: sv.routing,
                 async_calls: sv.async_calls,
                 balancer: sv.balancer,
@@ -130,7 +143,12 @@ impl Model {
         for (k, f) in s.failures.iter().enumerate() {
             let (replicas, description) = failure_targets(s, layout, &global, f)
                 .map_err(|m| SimError::Layout(format!("failure[{k}]: {m}")))?;
-            failures.push(CFailure { at: f.at_s, end: f.duration_s.map(|d| f.at_s + d), replicas, description });
+            failures.push(CFailure {
+                at: f.at_s,
+                end: f.duration_s.map(|d| f.at_s + d),
+                replicas,
+                description,
+            });
         }
         let arrivals = Arrivals::new(&s.traffic, s.duration_s);
         Ok(Model {
@@ -141,7 +159,6 @@ impl Model {
             warmup: s.warmup_s,
             end: s.duration_s,
             arrivals,
-            traffic: s.traffic.clone(),
         })
     }
 }
@@ -163,28 +180,61 @@ fn failure_targets(
         }
         v
     };
+    // The node holding the most replicas; ties go to the one hosting a replica
+    // of the service with the most replicas, then to the first.
     let busiest = |candidates: &[usize]| -> Option<usize> {
         let per = layout.replicas_per_node();
-        candidates.iter().copied().max_by_key(|&n| (per[n], std::cmp::Reverse(n)))
+        let mut largest = vec![0usize; layout.nodes.len()];
+        for reps in &layout.replica_node {
+            for &n in reps {
+                largest[n] = largest[n].max(reps.len());
+            }
+        }
+        candidates
+            .iter()
+            .copied()
+            .max_by_key(|&n| (per[n], largest[n], std::cmp::Reverse(n)))
     };
     match f.kind {
         FailureKind::Replica => {
             let t = f.target.as_deref().unwrap_or_default();
             let (name, idx) = match t.split_once('/') {
-                Some((n, i)) => (n, i.parse::<usize>().map_err(|_| format!("bad target {t:?}"))?),
+                Some((n, i)) => (
+                    n,
+                    i.parse::<usize>()
+                        .map_err(|_| format!("bad target {t:?}"))?,
+                ),
                 None => (t, 0),
             };
-            let si = s.service_index(name).ok_or_else(|| format!("no service {name:?}"))?;
-            let g = *global[si].get(idx).ok_or_else(|| format!("service {name:?} has no replica {idx}"))?;
+            let si = s
+                .service_index(name)
+                .ok_or_else(|| format!("no service {name:?}"))?;
+            let g = *global[si]
+                .get(idx)
+                .ok_or_else(|| format!("service {name:?} has no replica {idx}"))?;
             Ok((vec![g], format!("replica {name}/{idx}")))
         }
         FailureKind::Node => {
             let n = match &f.target {
-                Some(id) => layout.nodes.iter().position(|n| &n.id == id).ok_or_else(|| {
-                    let ids: Vec<&str> = layout.nodes.iter().map(|n| n.id.as_str()).take(12).collect();
-                    format!("no node {id:?} (nodes: {}{})", ids.join(", "), if layout.nodes.len() > 12 { ", ..." } else { "" })
-                })?,
-                None => busiest(&(0..layout.nodes.len()).collect::<Vec<_>>()).ok_or("the layout has no nodes")?,
+                Some(id) => layout
+                    .nodes
+                    .iter()
+                    .position(|n| &n.id == id)
+                    .ok_or_else(|| {
+                        let ids: Vec<&str> = layout
+                            .nodes
+                            .iter()
+                            .map(|n| n.id.as_str())
+                            .take(12)
+                            .collect();
+                        format!(
+                            "no node {id:?} (nodes: {}{})",
+                            ids.join(", "),
+                            if layout.nodes.len() > 12 { ", ..." } else { "" }
+                        )
+                    })?,
+                None => busiest(&(0..layout.nodes.len()).collect::<Vec<_>>())
+                    .ok_or("the layout has no nodes")?,
             };
             let node = &layout.nodes[n];
             Ok((on_nodes(&[n]), format!("node {} ({})", node.id, node.zone)))
@@ -193,11 +243,14 @@ fn failure_targets(
             let zone = match &f.target {
                 Some(z) => z.clone(),
                 None => {
-                    let n = busiest(&(0..layout.nodes.len()).collect::<Vec<_>>()).ok_or("the layout has no nodes")?;
+                    let n = busiest(&(0..layout.nodes.len()).collect::<Vec<_>>())
+                        .ok_or("the layout has no nodes")?;
                     layout.nodes[n].zone.clone()
                 }
             };
-            let nodes: Vec<usize> = (0..layout.nodes.len()).filter(|&i| layout.nodes[i].zone == zone).collect();
+            let nodes: Vec<usize> = (0..layout.nodes.len())
+                .filter(|&i| layout.nodes[i].zone == zone)
+                .collect();
             Ok((on_nodes(&nodes), format!("zone {zone}")))
         }
     }
@@ -217,12 +270,20 @@ pub(crate) fn spike_multiplier(t: &twip_model::Traffic, at: f64) -> f64 {
 impl Arrivals {
     fn new(t: &twip_model::Traffic, duration: f64) -> Arrivals {
         if t.regions.is_empty() && t.spikes.is_empty() {
-            return Arrivals { constant: Some(t.rps), bucket_s: duration, bounds: vec![t.rps] };
+            return Arrivals {
+                constant: Some(t.rps),
+                bucket_s: duration,
+                bounds: vec![t.rps],
+                grid_s: duration,
+                base: vec![t.rps, t.rps],
+                spikes: Vec::new(),
+            };
         }
         let bucket_s = 60.0;
         let n = (duration / bucket_s).ceil() as usize + 1;
         let base = |x: f64| t.rate_at(x) / spike_multiplier(t, x);
-        let slope = t.regions.iter().map(|r| r.peak_rps).sum::<f64>() * std::f64::consts::PI / 86_400.0
+        let slope = t.regions.iter().map(|r| r.peak_rps).sum::<f64>() * std::f64::consts::PI
+            / 86_400.0
             + t.max_slope();
         let mut bounds = Vec::with_capacity(n);
         for k in 0..n {
@@ -244,6 +305,37 @@ impl Arrivals {
             let bound = (base(a).max(base(b)) + slope * bucket_s) * mult * 1.000_001;
             bounds.push(bound);
         }
-        Arrivals { constant: None, bucket_s, bounds }
+        // A 1 s grid (coarser for very long runs, at most ~1M points).
+        let grid_s = (duration / 1e6).ceil().max(1.0);
+        let points = (duration / grid_s).ceil() as usize + 2;
+        let base = (0..points).map(|k| base(k as f64 * grid_s)).collect();
+        let spikes = t
+            .spikes
+            .iter()
+            .map(|s| (s.at_s, s.at_s + s.duration_s, s.multiplier))
+            .collect();
+        Arrivals {
+            constant: None,
+            bucket_s,
+            bounds,
+            grid_s,
+            base,
+            spikes,
+        }
+    }
+
+    /// Arrival rate at `t` (requests/s).
+    #[inline]
+    pub(crate) fn rate_at(&self, t: f64) -> f64 {
+        let x = t / self.grid_s;
+        let k = (x as usize).min(self.base.len() - 2);
+        let f = x - k as f64;
+        let mut r = self.base[k] + (self.base[k + 1] - self.base[k]) * f;
+        for &(a, b, m) in &self.spikes {
+            if t >= a && t < b {
+                r *= m;
+            }
+        }
+        r
     }
 }

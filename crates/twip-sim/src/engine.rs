@@ -8,7 +8,7 @@
 //!   are recognised as stale and ignored;
 //! * statistics only count requests that arrived at or after the warm-up.
 
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hdrhistogram::Histogram;
@@ -18,6 +18,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use twip_model::{Balancer, Routing};
 
 use crate::compile::Model;
+use crate::heap::{Ev, Heap};
 
 const NONE: u32 = u32::MAX;
 /// Latency histograms are in microseconds, 1 µs to 1 h.
@@ -30,31 +31,23 @@ const EV_FAIL_END: u64 = 2; // a = failure index
 const EV_DETECT: u64 = 3; // a = replica, b = incarnation
 const EV_REJOIN: u64 = 4; // a = replica, b = incarnation
 const EV_WARMUP: u64 = 5;
+const EV_MEASURE_END: u64 = 6;
+
+/// The stretch of simulated time one run covers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    /// Simulated time at which the run starts (empty system).
+    pub start: f64,
+    /// Requests arriving in `[measure_from, measure_to)` are counted.
+    pub measure_from: f64,
+    pub measure_to: f64,
+    /// The run stops here (after `measure_to` for draining).
+    pub stop: f64,
+}
 
 #[inline(always)]
 fn pack(kind: u64, a: u32, b: u32) -> u64 {
     (kind << 60) | ((a as u64) << 32) | b as u64
-}
-
-/// A heap entry ordered by time (then payload, for determinism).
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Ev {
-    t: u64, // f64 bits of a non-negative time: ordered like the float
-    payload: u64,
-}
-
-impl Ord for Ev {
-    #[inline(always)]
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        // Reversed: BinaryHeap is a max-heap.
-        (o.t, o.payload).cmp(&(self.t, self.payload))
-    }
-}
-impl PartialOrd for Ev {
-    #[inline(always)]
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
 }
 
 #[derive(Clone, Copy)]
@@ -118,11 +111,44 @@ pub(crate) struct RunStats {
     pub failure_errors: Vec<u64>,
 }
 
+impl RunStats {
+    /// Adds the statistics of a run over another window of the same replication.
+    pub(crate) fn merge(&mut self, o: RunStats) {
+        self.events += o.events;
+        self.requests += o.requests;
+        self.completed += o.completed;
+        self.errors += o.errors;
+        self.latency_sum += o.latency_sum;
+        self.hist.add(&o.hist).ok();
+        for (a, b) in self.svcs.iter_mut().zip(o.svcs) {
+            a.completed += b.completed;
+            a.rejected += b.rejected;
+            a.failed += b.failed;
+            a.timed_out += b.timed_out;
+            a.started += b.started;
+            a.wait_sum += b.wait_sum;
+            a.service_sum += b.service_sum;
+            a.busy_area += b.busy_area;
+        }
+        for (a, b) in self.buckets.iter_mut().zip(o.buckets) {
+            a.arrivals += b.arrivals;
+            a.completed += b.completed;
+            a.errors += b.errors;
+            a.latency_sum += b.latency_sum;
+            a.hist.add(&b.hist).ok();
+        }
+        self.in_system_area += o.in_system_area;
+        for (a, b) in self.failure_errors.iter_mut().zip(o.failure_errors) {
+            *a += b;
+        }
+    }
+}
+
 pub(crate) struct Run<'m> {
     m: &'m Model,
     rng: Xoshiro256PlusPlus,
     now: f64,
-    heap: BinaryHeap<Ev>,
+    heap: Heap,
     visits: Vec<Visit>,
     free: Vec<u32>,
     reps: Vec<Replica>,
@@ -132,6 +158,7 @@ pub(crate) struct Run<'m> {
     in_system: u64,
     in_system_since: f64,
     active_failures: Vec<bool>,
+    w: Window,
     s: RunStats,
     progress: Option<&'m AtomicU64>,
 }
@@ -141,14 +168,25 @@ impl<'m> Run<'m> {
         m: &'m Model,
         rng: Xoshiro256PlusPlus,
         buckets: usize,
+        w: Window,
         progress: Option<&'m AtomicU64>,
     ) -> Run<'m> {
         let reps = m
             .replica_svc
             .iter()
-            .map(|_| Replica { busy: 0, queue: VecDeque::new(), down: 0, in_rotation: true, incarnation: 0 })
+            .map(|_| Replica {
+                busy: 0,
+                queue: VecDeque::new(),
+                down: 0,
+                in_rotation: true,
+                incarnation: 0,
+            })
             .collect();
-        let rotation = m.svcs.iter().map(|s| (s.first_replica..s.first_replica + s.replicas).collect()).collect();
+        let rotation = m
+            .svcs
+            .iter()
+            .map(|s| (s.first_replica..s.first_replica + s.replicas).collect())
+            .collect();
         let measured = (m.end - m.warmup).max(1e-9);
         let bucket_s = measured / buckets.max(1) as f64;
         let bucket = Bucket {
@@ -161,24 +199,26 @@ impl<'m> Run<'m> {
         Run {
             m,
             rng,
-            now: 0.0,
-            heap: BinaryHeap::with_capacity(1024),
+            now: w.start,
+            heap: Heap::with_capacity(1024),
             visits: Vec::with_capacity(1024),
             free: Vec::with_capacity(1024),
             reps,
             rotation,
             rr: vec![0; m.svcs.len()],
-            measuring: m.warmup <= 0.0,
+            measuring: w.measure_from <= w.start,
             in_system: 0,
-            in_system_since: m.warmup,
+            in_system_since: w.measure_from,
             active_failures: vec![false; m.failures.len()],
+            w,
             s: RunStats {
                 events: 0,
                 requests: 0,
                 completed: 0,
                 errors: 0,
                 latency_sum: 0.0,
-                hist: Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("valid histogram bounds"),
+                hist: Histogram::new_with_bounds(1, HIST_MAX_US, 3)
+                    .expect("valid histogram bounds"),
                 svcs: vec![SvcStats::default(); m.svcs.len()],
                 buckets: vec![bucket; buckets.max(1)],
                 bucket_s,
@@ -191,35 +231,50 @@ impl<'m> Run<'m> {
 
     #[inline(always)]
     fn schedule(&mut self, t: f64, payload: u64) {
-        self.heap.push(Ev { t: t.to_bits(), payload });
+        self.heap.push(Ev {
+            t: t.to_bits(),
+            payload,
+        });
     }
 
-    /// Runs to the end of the scenario and returns the statistics.
+    /// Runs through the window and returns the statistics.
     pub(crate) fn run(mut self) -> RunStats {
-        let m = self.m;
-        for (i, f) in m.failures.iter().enumerate() {
-            self.schedule(f.at, pack(EV_FAIL_START, i as u32, 0));
+        let w = self.w;
+        for (i, f) in self.m.failures.iter().enumerate() {
+            // A failure that began before the window is replayed at its start;
+            // the window's warm-up covers its detection.
+            if f.end.is_some_and(|e| e <= w.start) {
+                continue;
+            }
+            self.schedule(f.at.max(w.start), pack(EV_FAIL_START, i as u32, 0));
             if let Some(e) = f.end {
                 self.schedule(e, pack(EV_FAIL_END, i as u32, 0));
             }
         }
-        if m.warmup > 0.0 {
-            self.schedule(m.warmup, pack(EV_WARMUP, 0, 0));
+        if w.measure_from > w.start {
+            self.schedule(w.measure_from, pack(EV_WARMUP, 0, 0));
         }
-        let mut next_arrival = self.next_arrival(0.0);
+        if w.measure_to < w.stop {
+            self.schedule(w.measure_to, pack(EV_MEASURE_END, 0, 0));
+        }
+        let mut next_arrival = self.next_arrival(w.start);
         let mut events: u64 = 0;
-        let mut reported = 0.0;
+        let mut reported = w.start * 1e3;
         loop {
-            let next_ev = self.heap.peek().map(|e| f64::from_bits(e.t)).unwrap_or(f64::INFINITY);
+            let next_ev = self
+                .heap
+                .peek_time()
+                .map(f64::from_bits)
+                .unwrap_or(f64::INFINITY);
             if next_arrival <= next_ev {
-                if next_arrival >= m.end {
+                if next_arrival >= w.stop {
                     break;
                 }
                 self.now = next_arrival;
                 self.external_arrival();
                 next_arrival = self.next_arrival(next_arrival);
             } else {
-                if next_ev >= m.end {
+                if next_ev >= w.stop {
                     break;
                 }
                 let ev = self.heap.pop().expect("peeked");
@@ -229,16 +284,16 @@ impl<'m> Run<'m> {
             events += 1;
             if events & 0xFFFF == 0 {
                 if let Some(p) = self.progress {
-                    let ms = (self.now * 1e3) as u64;
-                    p.fetch_add(ms - reported as u64, Ordering::Relaxed);
-                    reported = ms as f64;
+                    let ms = self.now * 1e3;
+                    p.fetch_add((ms - reported) as u64, Ordering::Relaxed);
+                    reported = ms;
                 }
             }
         }
         if let Some(p) = self.progress {
-            p.fetch_add((m.end * 1e3) as u64 - reported as u64, Ordering::Relaxed);
+            p.fetch_add((w.stop * 1e3 - reported).max(0.0) as u64, Ordering::Relaxed);
         }
-        self.now = m.end;
+        self.now = w.stop.min(w.measure_to);
         self.flush_areas();
         self.s.events = events;
         self.s
@@ -285,7 +340,7 @@ impl<'m> Run<'m> {
             }
             t = cand;
             let u: f64 = self.rng.random();
-            if u * lam <= self.m.traffic.rate_at(t) {
+            if u * lam <= self.m.arrivals.rate_at(t) {
                 return t;
             }
         }
@@ -308,7 +363,7 @@ impl<'m> Run<'m> {
     }
 
     fn external_arrival(&mut self) {
-        if self.measuring {
+        if self.now >= self.w.measure_from && self.now < self.w.measure_to {
             self.s.requests += 1;
             if let Some(k) = self.bucket_of(self.now) {
                 self.s.buckets[k].arrivals += 1;
@@ -353,23 +408,26 @@ impl<'m> Run<'m> {
                 Balancer::LeastConnections => {
                     // Ties go to the replica after the last pick (round robin among equals).
                     let start = self.rr[svc as usize] as usize + 1;
-                    let mut best = NONE;
+                    let mut best = 0;
                     let mut best_load = u64::MAX;
                     for k in 0..n {
-                        let r = rot[(start + k) % n];
-                        let rep = &self.reps[r as usize];
+                        let pos = if start + k >= n {
+                            start + k - n
+                        } else {
+                            start + k
+                        };
+                        let rep = &self.reps[rot[pos] as usize];
                         let load = rep.busy as u64 + rep.queue.len() as u64;
                         if load < best_load {
                             best_load = load;
-                            best = r;
+                            best = pos;
                             if load == 0 {
                                 break;
                             }
                         }
                     }
-                    let pos = rot.iter().position(|&r| r == best).unwrap_or(0);
-                    self.rr[svc as usize] = pos as u32;
-                    best
+                    self.rr[svc as usize] = best as u32;
+                    rot[best]
                 }
             },
         }
@@ -520,6 +578,10 @@ impl<'m> Run<'m> {
                 }
                 self.in_system_since = self.now;
             }
+            EV_MEASURE_END => {
+                self.flush_areas();
+                self.measuring = false;
+            }
             _ => unreachable!("unknown event kind {kind}"),
         }
     }
@@ -608,7 +670,7 @@ impl<'m> Run<'m> {
 
     fn root_done(&mut self, arrived: f64, ok: bool) {
         self.set_in_system(-1);
-        if !self.measuring || arrived < self.m.warmup {
+        if arrived < self.w.measure_from || arrived >= self.w.measure_to {
             return;
         }
         let k = self.bucket_of(self.now);

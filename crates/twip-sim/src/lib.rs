@@ -12,6 +12,7 @@
 pub mod analytic;
 mod compile;
 mod engine;
+mod heap;
 mod report;
 
 use std::sync::atomic::AtomicU64;
@@ -39,13 +40,25 @@ pub struct Options {
     /// Number of timeline intervals over the measured window (a multiple of 10).
     pub intervals: usize,
     /// Incremented with simulated milliseconds as the runs progress
-    /// (the total is `duration × replications`).
+    /// (the total is [`planned_work_ms`]).
     pub progress: Option<Arc<AtomicU64>>,
+    /// Time-parallel segments per replication; `None` chooses from the
+    /// scenario's length alone (one per 6 simulated hours), so results do not
+    /// depend on the machine.
+    pub segments: Option<u32>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { seed: None, replications: 1, layout: None, timeline: false, intervals: 100, progress: None }
+        Options {
+            seed: None,
+            replications: 1,
+            layout: None,
+            timeline: false,
+            intervals: 100,
+            progress: None,
+            segments: None,
+        }
     }
 }
 
@@ -63,10 +76,14 @@ pub enum SimError {
 /// Simulates `scenario` and reports what happened.
 pub fn simulate(scenario: &Scenario, opts: &Options) -> Result<SimReport, SimError> {
     if opts.replications == 0 {
-        return Err(SimError::Options("--replications must be at least 1".into()));
+        return Err(SimError::Options(
+            "--replications must be at least 1".into(),
+        ));
     }
     if opts.intervals == 0 || opts.intervals % 10 != 0 {
-        return Err(SimError::Options("intervals must be a positive multiple of 10".into()));
+        return Err(SimError::Options(
+            "intervals must be a positive multiple of 10".into(),
+        ));
     }
     let started = Instant::now();
     let layout = match &opts.layout {
@@ -76,15 +93,81 @@ pub fn simulate(scenario: &Scenario, opts: &Options) -> Result<SimReport, SimErr
     let model = compile::Model::new(scenario, &layout)?;
     let seed = opts.seed.unwrap_or(scenario.seed);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut rngs = Vec::new();
-    for _ in 0..opts.replications {
-        rngs.push(rng.clone());
-        rng.jump(); // 2^128 draws apart: independent streams
+    let windows = windows(scenario, opts);
+    // One independent stream per (replication, segment).
+    let mut tasks = Vec::new();
+    for rep in 0..opts.replications as usize {
+        for w in &windows {
+            tasks.push((rep, *w, rng.clone()));
+            rng.jump(); // 2^128 draws apart: independent streams
+        }
     }
     let progress = opts.progress.as_deref();
-    let runs: Vec<engine::RunStats> = rngs
+    let mut done: Vec<(usize, engine::RunStats)> = tasks
         .into_par_iter()
-        .map(|rng| engine::Run::new(&model, rng, opts.intervals, progress).run())
+        .map(|(rep, w, rng)| {
+            (
+                rep,
+                engine::Run::new(&model, rng, opts.intervals, w, progress).run(),
+            )
+        })
         .collect();
-    Ok(report::build(scenario, &model, seed, runs, opts.timeline, started.elapsed().as_secs_f64()))
+    let mut runs: Vec<engine::RunStats> = Vec::new();
+    for (rep, stats) in done.drain(..) {
+        if rep == runs.len() {
+            runs.push(stats);
+        } else {
+            runs[rep].merge(stats);
+        }
+    }
+    Ok(report::build(
+        scenario,
+        &model,
+        seed,
+        runs,
+        opts.timeline,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+/// Hours of measured time per time-parallel segment (by default).
+const SEGMENT_S: f64 = 6.0 * 3600.0;
+/// Extra simulated time after a segment's window to let its requests finish.
+const DRAIN_S: f64 = 120.0;
+
+/// The windows one replication is split into.
+fn windows(s: &Scenario, opts: &Options) -> Vec<engine::Window> {
+    let measured = s.duration_s - s.warmup_s;
+    let n = opts
+        .segments
+        .unwrap_or_else(|| (measured / SEGMENT_S).ceil().clamp(1.0, 16.0) as u32)
+        .max(1);
+    let len = measured / n as f64;
+    let warm = s.warmup_s.max(600.0);
+    (0..n)
+        .map(|j| {
+            let from = s.warmup_s + j as f64 * len;
+            let last = j + 1 == n;
+            engine::Window {
+                start: if j == 0 { 0.0 } else { from - warm },
+                measure_from: from,
+                measure_to: if last { s.duration_s } else { from + len },
+                stop: if last {
+                    s.duration_s
+                } else {
+                    (from + len + DRAIN_S).min(s.duration_s)
+                },
+            }
+        })
+        .collect()
+}
+
+/// Simulated milliseconds a run of `scenario` with `opts` goes through
+/// (segments overlap by their warm-ups), the total of [`Options::progress`].
+pub fn planned_work_ms(scenario: &Scenario, opts: &Options) -> u64 {
+    let per_rep: f64 = windows(scenario, opts)
+        .iter()
+        .map(|w| w.stop - w.start)
+        .sum();
+    (per_rep * 1e3) as u64 * opts.replications as u64
 }

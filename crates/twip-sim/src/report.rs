@@ -147,7 +147,9 @@ pub(crate) fn half_width(xs: &[f64]) -> Option<f64> {
     }
     let mean = xs.iter().sum::<f64>() / n as f64;
     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64).ok()?.inverse_cdf(0.975);
+    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+        .ok()?
+        .inverse_cdf(0.975);
     Some(t * (var / n as f64).sqrt())
 }
 
@@ -167,7 +169,14 @@ fn ratio(a: f64, b: f64) -> f64 {
     }
 }
 
-pub(crate) fn build(s: &Scenario, m: &Model, seed: u64, runs: Vec<RunStats>, timeline: bool, wall_s: f64) -> SimReport {
+pub(crate) fn build(
+    s: &Scenario,
+    m: &Model,
+    seed: u64,
+    runs: Vec<RunStats>,
+    timeline: bool,
+    wall_s: f64,
+) -> SimReport {
     let reps = runs.len();
     let measured = m.end - m.warmup;
     let nb = runs[0].buckets.len();
@@ -207,7 +216,8 @@ pub(crate) fn build(s: &Scenario, m: &Model, seed: u64, runs: Vec<RunStats>, tim
             .collect()
     };
 
-    let mut hist = Histogram::<u64>::new_with_bounds(1, HIST_MAX_US, 3).expect("valid histogram bounds");
+    let mut hist =
+        Histogram::<u64>::new_with_bounds(1, HIST_MAX_US, 3).expect("valid histogram bounds");
     let (mut requests, mut completed, mut errors, mut events) = (0, 0, 0, 0);
     let (mut latency_sum, mut in_system_area) = (0.0, 0.0);
     for r in &runs {
@@ -221,11 +231,19 @@ pub(crate) fn build(s: &Scenario, m: &Model, seed: u64, runs: Vec<RunStats>, tim
     }
     let error_rate = ratio(errors as f64, (completed + errors) as f64);
     let latency_ms = Latency {
-        mean: if completed > 0 { latency_sum / completed as f64 * 1e3 } else { f64::NAN },
+        mean: if completed > 0 {
+            latency_sum / completed as f64 * 1e3
+        } else {
+            f64::NAN
+        },
         p50: q_ms(&hist, 0.50),
         p95: q_ms(&hist, 0.95),
         p99: q_ms(&hist, 0.99),
-        max: if hist.is_empty() { f64::NAN } else { hist.max() as f64 / 1e3 },
+        max: if hist.is_empty() {
+            f64::NAN
+        } else {
+            hist.max() as f64 / 1e3
+        },
     };
 
     let mut ci95 = IndexMap::new();
@@ -234,23 +252,32 @@ pub(crate) fn build(s: &Scenario, m: &Model, seed: u64, runs: Vec<RunStats>, tim
             ci95.insert(k.to_string(), h);
         }
     };
-    put("latency_ms.mean", samples.iter().map(|x| x.mean_ms).collect());
+    put(
+        "latency_ms.mean",
+        samples.iter().map(|x| x.mean_ms).collect(),
+    );
     put("latency_ms.p99", samples.iter().map(|x| x.p99_ms).collect());
     put("error_rate", samples.iter().map(|x| x.error_rate).collect());
 
     let mut services = IndexMap::new();
     for (i, sv) in s.services.iter().enumerate() {
         let capacity = (m.svcs[i].workers * m.svcs[i].replicas) as f64 * measured;
-        let sum = |f: &dyn Fn(&crate::engine::SvcStats) -> f64| runs.iter().map(|r| f(&r.svcs[i])).sum::<f64>();
+        let sum = |f: &dyn Fn(&crate::engine::SvcStats) -> f64| {
+            runs.iter().map(|r| f(&r.svcs[i])).sum::<f64>()
+        };
         let started = sum(&|x| x.started as f64);
         if reps >= 2 {
             put(
                 &format!("services.{}.mean_wait_ms", sv.name),
-                runs.iter().map(|r| ratio(r.svcs[i].wait_sum, r.svcs[i].started as f64) * 1e3).collect(),
+                runs.iter()
+                    .map(|r| ratio(r.svcs[i].wait_sum, r.svcs[i].started as f64) * 1e3)
+                    .collect(),
             );
             put(
                 &format!("services.{}.utilization", sv.name),
-                runs.iter().map(|r| ratio(r.svcs[i].busy_area, capacity)).collect(),
+                runs.iter()
+                    .map(|r| ratio(r.svcs[i].busy_area, capacity))
+                    .collect(),
             );
         }
         services.insert(
@@ -353,5 +380,8 @@ fn verdict(s: &Scenario, lat: &Latency, error_rate: f64, completed: u64) -> SloR
             }
         }
     }
-    SloReport { met: violations.is_empty(), violations }
+    SloReport {
+        met: violations.is_empty(),
+        violations,
+    }
 }
