@@ -29,18 +29,36 @@ pub struct SimulateArgs {
     /// Include per-interval series (rate, latency percentiles, errors) in the JSON.
     #[arg(long)]
     pub timeline: bool,
+    /// Simulate only this long (e.g. "2h") instead of the scenario's duration.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<f64>,
+    /// Time-parallel segments per replication (default: one per 6 simulated hours).
+    #[arg(long)]
+    pub segments: Option<u32>,
 }
 
 /// Runs `twip simulate`: exit 0 when every SLO is met, 2 when one is not, 1 on bad input.
 pub fn run(args: SimulateArgs) -> ExitCode {
-    let scenario = match Scenario::load(&args.scenario) {
+    let mut scenario = match Scenario::load(&args.scenario) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    if let Some(d) = args.duration {
+        if d <= scenario.warmup_s {
+            return fail(format!(
+                "--duration must be longer than the scenario's warm-up ({} s)",
+                scenario.warmup_s
+            ));
+        }
+        scenario.duration_s = d;
+        scenario.failures.retain(|f| f.at_s < d);
+        scenario.traffic.spikes.retain(|s| s.at_s < d);
+    }
     let opts = Options {
         seed: args.seed,
         replications: args.replications,
         timeline: args.timeline,
+        segments: args.segments,
         ..Options::default()
     };
     let report = match with_progress(&scenario, opts) {
@@ -59,6 +77,10 @@ pub fn run(args: SimulateArgs) -> ExitCode {
     } else {
         ExitCode::from(2)
     }
+}
+
+fn parse_duration(s: &str) -> Result<f64, String> {
+    twip_model::parse_duration(s)
 }
 
 /// Simulates with a progress bar on stderr when the run takes more than a

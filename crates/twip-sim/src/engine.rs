@@ -103,7 +103,9 @@ pub(crate) struct RunStats {
     pub completed: u64,
     pub errors: u64,
     pub latency_sum: f64,
-    pub hist: Histogram<u64>,
+    /// Latency of ten consecutive batches of the measured window (3 digits);
+    /// merged they give the run's distribution, apart they give batch means.
+    pub batches: Vec<Histogram<u64>>,
     pub svcs: Vec<SvcStats>,
     pub buckets: Vec<Bucket>,
     pub bucket_s: f64,
@@ -111,7 +113,19 @@ pub(crate) struct RunStats {
     pub failure_errors: Vec<u64>,
 }
 
+/// Batches for batch-means confidence intervals.
+pub(crate) const BATCHES: usize = 10;
+
 impl RunStats {
+    /// The latency distribution of the whole measured window.
+    pub(crate) fn hist(&self) -> Histogram<u64> {
+        let mut h = self.batches[0].clone();
+        for b in &self.batches[1..] {
+            h.add(b).ok();
+        }
+        h
+    }
+
     /// Adds the statistics of a run over another window of the same replication.
     pub(crate) fn merge(&mut self, o: RunStats) {
         self.events += o.events;
@@ -119,7 +133,9 @@ impl RunStats {
         self.completed += o.completed;
         self.errors += o.errors;
         self.latency_sum += o.latency_sum;
-        self.hist.add(&o.hist).ok();
+        for (a, b) in self.batches.iter_mut().zip(&o.batches) {
+            a.add(b).ok();
+        }
         for (a, b) in self.svcs.iter_mut().zip(o.svcs) {
             a.completed += b.completed;
             a.rejected += b.rejected;
@@ -217,8 +233,11 @@ impl<'m> Run<'m> {
                 completed: 0,
                 errors: 0,
                 latency_sum: 0.0,
-                hist: Histogram::new_with_bounds(1, HIST_MAX_US, 3)
-                    .expect("valid histogram bounds"),
+                batches: vec![
+                    Histogram::new_with_bounds(1, HIST_MAX_US, 3)
+                        .expect("valid histogram bounds");
+                    BATCHES
+                ],
                 svcs: vec![SvcStats::default(); m.svcs.len()],
                 buckets: vec![bucket; buckets.max(1)],
                 bucket_s,
@@ -679,7 +698,8 @@ impl<'m> Run<'m> {
             let us = ((lat * 1e6) as u64).clamp(1, HIST_MAX_US);
             self.s.completed += 1;
             self.s.latency_sum += lat;
-            self.s.hist.saturating_record(us);
+            let batch = k.unwrap_or(0) * BATCHES / self.s.buckets.len();
+            self.s.batches[batch].saturating_record(us);
             if let Some(k) = k {
                 let b = &mut self.s.buckets[k];
                 b.completed += 1;

@@ -80,10 +80,13 @@ pub fn simulate(scenario: &Scenario, opts: &Options) -> Result<SimReport, SimErr
             "--replications must be at least 1".into(),
         ));
     }
-    if opts.intervals == 0 || opts.intervals % 10 != 0 {
+    if opts.intervals == 0 || !opts.intervals.is_multiple_of(10) {
         return Err(SimError::Options(
             "intervals must be a positive multiple of 10".into(),
         ));
+    }
+    if opts.segments == Some(0) {
+        return Err(SimError::Options("segments must be at least 1".into()));
     }
     let started = Instant::now();
     let layout = match &opts.layout {

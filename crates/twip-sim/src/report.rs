@@ -7,7 +7,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use twip_model::Scenario;
 
 use crate::compile::Model;
-use crate::engine::{RunStats, HIST_MAX_US};
+use crate::engine::{RunStats, BATCHES, HIST_MAX_US};
 
 /// Everything a simulation measured (the JSON contract of `twip simulate`).
 #[derive(Debug, Clone, Serialize)]
@@ -187,29 +187,23 @@ pub(crate) fn build(
         runs.iter()
             .map(|r| Sample {
                 mean_ms: ratio(r.latency_sum, r.completed as f64) * 1e3,
-                p99_ms: q_ms(&r.hist, 0.99),
+                p99_ms: q_ms(&r.hist(), 0.99),
                 error_rate: ratio(r.errors as f64, (r.completed + r.errors) as f64),
             })
             .collect()
     } else {
         // Batch means: ten consecutive batches of intervals.
-        runs[0]
-            .buckets
-            .chunks(nb / 10)
-            .map(|c| {
-                let mut h = c[0].hist.clone();
-                let (mut done, mut err, mut sum) = (0u64, 0u64, 0.0);
-                for b in c {
-                    if !std::ptr::eq(b, &c[0]) {
-                        h.add(&b.hist).ok();
-                    }
-                    done += b.completed;
-                    err += b.errors;
-                    sum += b.latency_sum;
-                }
+        let r = &runs[0];
+        r.buckets
+            .chunks(nb / BATCHES)
+            .zip(&r.batches)
+            .map(|(c, h)| {
+                let done: u64 = c.iter().map(|b| b.completed).sum();
+                let err: u64 = c.iter().map(|b| b.errors).sum();
+                let sum: f64 = c.iter().map(|b| b.latency_sum).sum();
                 Sample {
                     mean_ms: ratio(sum, done as f64) * 1e3,
-                    p99_ms: q_ms(&h, 0.99),
+                    p99_ms: q_ms(h, 0.99),
                     error_rate: ratio(err as f64, (done + err) as f64),
                 }
             })
@@ -221,7 +215,7 @@ pub(crate) fn build(
     let (mut requests, mut completed, mut errors, mut events) = (0, 0, 0, 0);
     let (mut latency_sum, mut in_system_area) = (0.0, 0.0);
     for r in &runs {
-        hist.add(&r.hist).ok();
+        hist.add(r.hist()).ok();
         requests += r.requests;
         completed += r.completed;
         errors += r.errors;

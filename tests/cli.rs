@@ -1,0 +1,269 @@
+//! End-to-end tests of the `twip` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn twip(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_twip"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("twip runs")
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn write_tmp(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("twip-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn minimal_scenario_runs_as_written_with_every_documented_key() {
+    let o = twip(&[
+        "simulate",
+        "scenarios/examples/mmc.toml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    for key in [
+        "scenario",
+        "seed",
+        "replications",
+        "simulated_s",
+        "events",
+        "wall_s",
+        "requests",
+        "completed",
+        "errors",
+        "error_rate",
+        "latency_ms",
+        "ci95",
+        "services",
+        "slo",
+    ] {
+        assert!(v.get(key).is_some(), "missing key {key}");
+    }
+    for key in ["mean", "p50", "p95", "p99", "max"] {
+        assert!(
+            v["latency_ms"][key].as_f64().unwrap() > 0.0,
+            "latency_ms.{key}"
+        );
+    }
+    for key in [
+        "utilization",
+        "mean_wait_ms",
+        "mean_service_ms",
+        "completed",
+        "rejected",
+    ] {
+        assert!(
+            v["services"]["app"].get(key).is_some(),
+            "services.app.{key}"
+        );
+    }
+    assert_eq!(v["scenario"], "mmc");
+    assert_eq!(v["seed"], 7);
+    assert_eq!(v["simulated_s"], 7200.0);
+    assert!(v["ci95"]["latency_ms.p99"].as_f64().unwrap() > 0.0);
+    // 32 requests/s for 110 measured minutes.
+    let requests = v["requests"].as_f64().unwrap();
+    assert!(
+        (requests - 32.0 * 6600.0).abs() < 5.0 * (32.0f64 * 6600.0).sqrt(),
+        "{requests}"
+    );
+    assert_eq!(v["slo"]["met"], true);
+}
+
+#[test]
+fn same_seed_same_json_and_seed_flag_changes_it() {
+    let strip = |mut v: serde_json::Value| {
+        v["wall_s"] = 0.into();
+        v
+    };
+    let a = strip(json(&twip(&[
+        "simulate",
+        "scenarios/examples/mmc.toml",
+        "--format",
+        "json",
+        "--replications",
+        "3",
+    ])));
+    let b = strip(json(&twip(&[
+        "simulate",
+        "scenarios/examples/mmc.toml",
+        "--format",
+        "json",
+        "--replications",
+        "3",
+    ])));
+    assert_eq!(a, b);
+    let c = json(&twip(&[
+        "simulate",
+        "scenarios/examples/mmc.toml",
+        "--format",
+        "json",
+        "--seed",
+        "99",
+    ]));
+    assert_eq!(c["seed"], 99);
+    assert_ne!(c["requests"], a["requests"]);
+}
+
+#[test]
+fn twip_scenarios_simulate_a_slice_each() {
+    for (name, slice) in [
+        ("training", "20m"),
+        ("limited-release", "30m"),
+        ("worldwide", "15m"),
+    ] {
+        let path = format!("scenarios/twip/{name}.toml");
+        let o = twip(&["simulate", &path, "--duration", slice, "--format", "json"]);
+        assert!(
+            matches!(o.status.code(), Some(0 | 2)),
+            "{name}: {}",
+            stderr(&o)
+        );
+        let v = json(&o);
+        assert_eq!(v["scenario"], name);
+        assert!(v["completed"].as_u64().unwrap() > 1000, "{name}");
+        let table = twip(&["simulate", &path, "--duration", slice]);
+        let text = String::from_utf8_lossy(&table.stdout);
+        assert!(text.contains("SLO:") && text.contains("app"), "{text}");
+    }
+}
+
+/// The whole simulated days; `cargo test --release -p twip-cli --test cli -- --ignored`.
+#[test]
+#[ignore = "simulates three whole days; run by .ci/run in release"]
+fn twip_scenarios_full_days() {
+    for name in ["training", "limited-release", "worldwide"] {
+        let o = twip(&[
+            "simulate",
+            &format!("scenarios/twip/{name}.toml"),
+            "--format",
+            "json",
+            "--timeline",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{name}: SLO should hold: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        let v = json(&o);
+        let failures = v["failures"].as_array().unwrap();
+        if name != "training" {
+            assert!(!failures.is_empty());
+            // Every failure costs some requests, and the balancer stops them within seconds.
+            for f in failures {
+                assert!(f["errors"].as_u64().unwrap() > 0, "{f}");
+            }
+        }
+        // The diurnal shape shows in the timeline: the busiest interval at
+        // least twice the quietest.
+        let rps: Vec<f64> = v["timeline"]["rps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        let (lo, hi) = rps
+            .iter()
+            .fold((f64::MAX, 0.0f64), |(l, h), &x| (l.min(x), h.max(x)));
+        if name != "training" {
+            assert!(hi > 2.0 * lo, "{name}: {lo} .. {hi}");
+        }
+    }
+}
+
+#[test]
+fn unmet_slo_exits_2_and_names_it() {
+    let p = write_tmp(
+        "tight.toml",
+        r#"
+name = "tight"
+duration = "10m"
+[[service]]
+name = "app"
+workers = 1
+service_time = { dist = "exponential", mean_ms = 100 }
+[traffic]
+entry = "app"
+rps = 8
+[slo]
+p99_ms = 100
+"#,
+    );
+    let o = twip(&["simulate", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v = json(&o);
+    assert_eq!(v["slo"]["met"], false);
+    assert!(v["slo"]["violations"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("p99"));
+}
+
+#[test]
+fn bad_input_names_file_line_and_field_and_exits_1() {
+    let cases = [
+        // (text, line, words the message must hold)
+        ("name = \"x\"\nduration = \"2h\"\n[[service]]\nname = \"app\"\nservice_time = { dist = \"lognormal\", mean_ms = 10, p99_ms = 5 }\n[traffic]\nentry = \"app\"\nrps = 1\n", 5, vec!["service[0].service_time.p99_ms", "mean_ms < p99_ms"]),
+        ("name = \"x\"\nduration = \"2 fortnights\"\n[[service]]\nname = \"app\"\nservice_time = { dist = \"constant\", mean_ms = 10 }\n[traffic]\nentry = \"app\"\nrps = 1\n", 2, vec!["duration", "expected a duration"]),
+        ("name = \"x\"\nduration = \"2h\"\n[[service]]\nname = \"app\"\nservice_time = { dist = \"constant\", mean_ms = 10 }\n[[service.calls]]\nto = \"db\"\n[traffic]\nentry = \"app\"\nrps = 1\n", 7, vec!["service[0].calls[0].to", "no service named \"db\""]),
+        ("name = \"x\"\nduration = \"2h\"\n[[service]]\nname = \"app\"\nwrokers = 3\nservice_time = { dist = \"constant\", mean_ms = 10 }\n[traffic]\nentry = \"app\"\nrps = 1\n", 5, vec!["unknown field `wrokers`", "workers"]),
+        ("name = \"x\"\nduration = \"2h\"\n[[service]]\nname = \"app\"\nservice_time = { dist = \"weibull\", mean_ms = 10 }\n[traffic]\nentry = \"app\"\nrps = 1\n", 5, vec!["weibull", "exponential"]),
+        ("name = \"x\"\nduration = \"2h\"\n[[service]]\nname = \"app\"\nservice_time = { dist = \"constant\", mean_ms = 10 }\n[traffic]\nentry = \"app\"\nrps = 1\n[[failure]]\nkind = \"zone\"\ntarget = \"mars-1a\"\nat = \"1h\"\n", 11, vec!["failure[0].target", "no zone \"mars-1a\""]),
+        ("name = \"x\"\nduration = \"2h\"\n[[service]]\nname = \"a\"\nservice_time = { dist = \"constant\", mean_ms = 10 }\n[[service.calls]]\nto = \"b\"\n[[service]]\nname = \"b\"\nservice_time = { dist = \"constant\", mean_ms = 10 }\n[[service.calls]]\nto = \"a\"\n[traffic]\nentry = \"a\"\nrps = 1\n", 6, vec!["cycle", "a -> b -> a"]),
+        ("name = \"x\"\nduration = \"2h\"\n[[service]]\nname = \"app\"\nservice_time = { dist = \"constant\", mean_ms = 10 }\n[traffic]\nentry = \"app\"\nrps = 1\n[[failure]]\nkind = \"node\"\ntarget = \"node-9\"\nat = \"1h\"\n", 0, vec!["failure[0]", "no node \"node-9\"", "app-0"]),
+        ("this is = not toml = at all", 1, vec!["expected"]),
+    ];
+    for (i, (text, line, words)) in cases.iter().enumerate() {
+        let p = write_tmp(&format!("bad{i}.toml"), text);
+        let o = twip(&["simulate", p.to_str().unwrap(), "--format", "json"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "case {i}: {err}");
+        assert!(o.stdout.is_empty(), "case {i}: nothing on stdout");
+        assert!(!err.contains("panicked"), "case {i}: {err}");
+        assert!(
+            err.contains(&format!("bad{i}.toml")),
+            "case {i} names the file: {err}"
+        );
+        if *line > 0 {
+            assert!(
+                err.contains(&format!("bad{i}.toml:{line}:")),
+                "case {i} names line {line}: {err}"
+            );
+        }
+        for w in words {
+            assert!(err.contains(w), "case {i} should say {w:?}: {err}");
+        }
+    }
+    let o = twip(&["simulate", "no/such/file.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no/such/file.toml: cannot read"));
+    let o = twip(&[
+        "simulate",
+        "scenarios/examples/mmc.toml",
+        "--replications",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+}
