@@ -19,15 +19,17 @@ fn scenario(toml: &str) -> Scenario {
 }
 
 fn run(s: &Scenario, seed: u64) -> SimReport {
-    simulate(
-        s,
-        &Options {
-            seed: Some(seed),
-            replications: REPS,
-            ..Options::default()
-        },
-    )
-    .expect("simulation runs")
+    run_segments(s, seed, None)
+}
+
+fn run_segments(s: &Scenario, seed: u64, segments: Option<u32>) -> SimReport {
+    let opts = Options {
+        seed: Some(seed),
+        replications: REPS,
+        segments,
+        ..Options::default()
+    };
+    simulate(s, &opts).expect("simulation runs")
 }
 
 /// Asserts theory within the 99.9 % interval and the 95 % half-width below `max_rel` of theory.
@@ -69,6 +71,10 @@ rps = {lambda}
 }
 
 fn check_mmc(c: u32, rho: f64, duration_s: u32, max_rel: f64) {
+    check_mmc_segments(c, rho, duration_s, max_rel, None)
+}
+
+fn check_mmc_segments(c: u32, rho: f64, duration_s: u32, max_rel: f64, segments: Option<u32>) {
     let mean_s = 0.010;
     let lambda = rho * c as f64 / mean_s;
     let s = single_queue(
@@ -78,7 +84,7 @@ fn check_mmc(c: u32, rho: f64, duration_s: u32, max_rel: f64) {
         duration_s,
         "",
     );
-    let r = run(&s, 42 + c as u64);
+    let r = run_segments(&s, 42 + c as u64, segments);
     let theory = analytic::mmc_mean_wait(c, lambda, mean_s) * 1e3;
     let app = &r.services["app"];
     assert_close(
@@ -286,4 +292,31 @@ fn same_seed_same_report() {
     )
     .unwrap();
     assert_ne!(serde_json::to_value(c).unwrap()["requests"], a["requests"]);
+}
+
+#[test]
+fn time_parallel_segments_agree_with_theory() {
+    // Each replication cut into five segments with their own warm-ups.
+    check_mmc_segments(4, 0.9, 6_000, 0.05, Some(5));
+    let s = single_queue(
+        2,
+        160.0,
+        "{ dist = \"exponential\", mean_ms = 10 }",
+        3_000,
+        "",
+    );
+    let r = run_segments(&s, 12, Some(3));
+    // Every arrival of the measured window is counted once: 160/s for 2500 s.
+    let expected = 160.0 * 2_500.0 * REPS as f64;
+    assert!(
+        (r.requests as f64 - expected).abs() < 5.0 * expected.sqrt(),
+        "{} vs {expected}",
+        r.requests
+    );
+    let little = r.throughput_rps * r.latency_ms.mean / 1e3;
+    assert!(
+        (r.mean_in_system - little).abs() / little < 0.005,
+        "L {} vs lambda W {little}",
+        r.mean_in_system
+    );
 }
