@@ -9,13 +9,17 @@
 //! only turns files into checked values, and every error names the file,
 //! the line and the field ([`Error`]).
 
+pub mod catalog;
 mod dist;
 mod error;
 mod locate;
+pub mod plan;
 mod scenario;
 
+pub use catalog::{Catalog, CatalogRegion, InstanceType};
 pub use dist::Dist;
 pub use error::Error;
+pub use plan::{Cost, Placement, Plan, PlanNode, Rejected, Verification};
 pub use scenario::{
     Balancer, Call, Failure, FailureKind, HealthCheck, Infrastructure, Layout, Node, Region,
     Routing, Scenario, Service, Slo, Spike, Traffic,
