@@ -19,6 +19,7 @@ use twip_model::{Balancer, Routing};
 
 use crate::compile::Model;
 use crate::heap::{Ev, Heap};
+use crate::lc::LeastConn;
 
 const NONE: u32 = u32::MAX;
 /// Latency histograms are in microseconds, 1 µs to 1 h.
@@ -175,6 +176,8 @@ pub(crate) struct Run<'m> {
     in_system_since: f64,
     active_failures: Vec<bool>,
     w: Window,
+    lc: LeastConn,
+    timeline: bool,
     s: RunStats,
     progress: Option<&'m AtomicU64>,
 }
@@ -184,6 +187,7 @@ impl<'m> Run<'m> {
         m: &'m Model,
         rng: Xoshiro256PlusPlus,
         buckets: usize,
+        timeline: bool,
         w: Window,
         progress: Option<&'m AtomicU64>,
     ) -> Run<'m> {
@@ -227,6 +231,8 @@ impl<'m> Run<'m> {
             in_system_since: w.measure_from,
             active_failures: vec![false; m.failures.len()],
             w,
+            lc: LeastConn::new(m.replica_svc.len(), m.svcs.len()),
+            timeline,
             s: RunStats {
                 events: 0,
                 requests: 0,
@@ -248,6 +254,18 @@ impl<'m> Run<'m> {
         }
     }
 
+    /// Re-lists replica `r` at its load, for least-connections balancing.
+    #[inline(always)]
+    fn lc_sync(&mut self, r: u32) {
+        let svc = self.m.replica_svc[r as usize] as usize;
+        if self.m.svcs[svc].balancer == Balancer::LeastConnections
+            && self.reps[r as usize].in_rotation
+        {
+            let rep = &self.reps[r as usize];
+            self.lc.set(svc, r, rep.busy as usize + rep.queue.len());
+        }
+    }
+
     #[inline(always)]
     fn schedule(&mut self, t: f64, payload: u64) {
         self.heap.push(Ev {
@@ -259,6 +277,9 @@ impl<'m> Run<'m> {
     /// Runs through the window and returns the statistics.
     pub(crate) fn run(mut self) -> RunStats {
         let w = self.w;
+        for svc in 0..self.m.svcs.len() as u32 {
+            self.rebuild_rotation(svc);
+        }
         for (i, f) in self.m.failures.iter().enumerate() {
             // A failure that began before the window is replayed at its start;
             // the window's warm-up covers its detection.
@@ -424,30 +445,7 @@ impl<'m> Run<'m> {
                     rot[*c as usize]
                 }
                 Balancer::Random => rot[self.rng.random_range(0..n)],
-                Balancer::LeastConnections => {
-                    // Ties go to the replica after the last pick (round robin among equals).
-                    let start = self.rr[svc as usize] as usize + 1;
-                    let mut best = 0;
-                    let mut best_load = u64::MAX;
-                    for k in 0..n {
-                        let pos = if start + k >= n {
-                            start + k - n
-                        } else {
-                            start + k
-                        };
-                        let rep = &self.reps[rot[pos] as usize];
-                        let load = rep.busy as u64 + rep.queue.len() as u64;
-                        if load < best_load {
-                            best_load = load;
-                            best = pos;
-                            if load == 0 {
-                                break;
-                            }
-                        }
-                    }
-                    self.rr[svc as usize] = best as u32;
-                    rot[best]
-                }
+                Balancer::LeastConnections => self.lc.pick(svc as usize),
             },
         }
     }
@@ -491,6 +489,7 @@ impl<'m> Run<'m> {
         } else {
             self.reps[r as usize].queue.push_back(v);
         }
+        self.lc_sync(r);
     }
 
     fn count_svc_error(&mut self, svc: u32, f: impl FnOnce(&mut SvcStats) -> &mut u64) {
@@ -556,6 +555,7 @@ impl<'m> Run<'m> {
             self.start(next);
             break;
         }
+        self.lc_sync(r);
     }
 
     fn dispatch(&mut self, payload: u64) {
@@ -704,7 +704,9 @@ impl<'m> Run<'m> {
                 let b = &mut self.s.buckets[k];
                 b.completed += 1;
                 b.latency_sum += lat;
-                b.hist.saturating_record(us);
+                if self.timeline {
+                    b.hist.saturating_record(us);
+                }
             }
         } else {
             self.s.errors += 1;
@@ -725,6 +727,15 @@ impl<'m> Run<'m> {
         }
         let n = rot.len().max(1) as u32;
         self.rr[svc as usize] %= n;
+        if sv.balancer == Balancer::LeastConnections {
+            for r in sv.first_replica..sv.first_replica + sv.replicas {
+                if self.reps[r as usize].in_rotation {
+                    self.lc_sync(r);
+                } else {
+                    self.lc.remove(svc as usize, r);
+                }
+            }
+        }
     }
 
     fn fail_start(&mut self, i: usize) {
@@ -771,6 +782,7 @@ impl<'m> Run<'m> {
         self.reps[r as usize].busy = 0;
         self.reps[r as usize].queue.clear();
         self.change_busy(svc, -(busy as i64));
+        self.lc_sync(r);
         let victims: Vec<(u32, u32)> = (0..self.visits.len() as u32)
             .filter_map(|v| {
                 let x = &self.visits[v as usize];

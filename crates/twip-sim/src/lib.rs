@@ -13,6 +13,7 @@ pub mod analytic;
 mod compile;
 mod engine;
 mod heap;
+mod lc;
 mod report;
 
 use std::sync::atomic::AtomicU64;
@@ -111,7 +112,7 @@ pub fn simulate(scenario: &Scenario, opts: &Options) -> Result<SimReport, SimErr
         .map(|(rep, w, rng)| {
             (
                 rep,
-                engine::Run::new(&model, rng, opts.intervals, w, progress).run(),
+                engine::Run::new(&model, rng, opts.intervals, opts.timeline, w, progress).run(),
             )
         })
         .collect();
