@@ -139,28 +139,42 @@ const SEGMENT_S: f64 = 6.0 * 3600.0;
 /// Extra simulated time after a segment's window to let its requests finish.
 const DRAIN_S: f64 = 120.0;
 
-/// The windows one replication is split into.
+/// The windows one replication is split into: equal expected numbers of
+/// arrivals (the integral of the rate), so parallel segments finish together.
 fn windows(s: &Scenario, opts: &Options) -> Vec<engine::Window> {
     let measured = s.duration_s - s.warmup_s;
-    let n = opts
-        .segments
-        .unwrap_or_else(|| (measured / SEGMENT_S).ceil().clamp(1.0, 16.0) as u32)
-        .max(1);
-    let len = measured / n as f64;
+    let n = opts.segments.unwrap_or_else(|| (measured / SEGMENT_S).ceil().clamp(1.0, 16.0) as u32).max(1);
+    // Cumulative expected arrivals on a one-minute grid of the measured window.
+    let steps = ((measured / 60.0).ceil() as usize).max(1);
+    let dt = measured / steps as f64;
+    let mut cum = vec![0.0];
+    for k in 0..steps {
+        let t = s.warmup_s + (k as f64 + 0.5) * dt;
+        cum.push(cum[k] + s.traffic.rate_at(t) * dt);
+    }
+    let total = cum[steps];
+    let cut = |j: u32| -> f64 {
+        if j == 0 {
+            return s.warmup_s;
+        }
+        if j == n {
+            return s.duration_s;
+        }
+        let target = total * j as f64 / n as f64;
+        let k = cum.partition_point(|&c| c < target).clamp(1, steps);
+        let frac = if cum[k] > cum[k - 1] { (target - cum[k - 1]) / (cum[k] - cum[k - 1]) } else { 0.0 };
+        s.warmup_s + (k as f64 - 1.0 + frac) * dt
+    };
     let warm = s.warmup_s.max(600.0);
     (0..n)
         .map(|j| {
-            let from = s.warmup_s + j as f64 * len;
+            let (from, to) = (cut(j), cut(j + 1));
             let last = j + 1 == n;
             engine::Window {
-                start: if j == 0 { 0.0 } else { from - warm },
+                start: if j == 0 { 0.0 } else { (from - warm).max(0.0) },
                 measure_from: from,
-                measure_to: if last { s.duration_s } else { from + len },
-                stop: if last {
-                    s.duration_s
-                } else {
-                    (from + len + DRAIN_S).min(s.duration_s)
-                },
+                measure_to: to,
+                stop: if last { s.duration_s } else { (to + DRAIN_S).min(s.duration_s) },
             }
         })
         .collect()
