@@ -31,52 +31,68 @@ impl Heap {
     pub fn push(&mut self, e: Ev) {
         let mut i = self.v.len();
         self.v.push(e);
+        let v = self.v.as_mut_slice();
         while i > 0 {
             let p = (i - 1) / 4;
-            if self.v[p].t <= e.t {
+            // SAFETY: p < i < v.len().
+            let parent = unsafe { *v.get_unchecked(p) };
+            if parent.t <= e.t {
                 break;
             }
-            self.v[i] = self.v[p];
+            unsafe { *v.get_unchecked_mut(i) = parent };
             i = p;
         }
-        self.v[i] = e;
+        // SAFETY: i < v.len() (it only decreases from the last index).
+        unsafe { *v.get_unchecked_mut(i) = e };
     }
 
     #[inline]
     pub fn pop(&mut self) -> Option<Ev> {
         let last = self.v.pop()?;
-        if self.v.is_empty() {
+        let v = self.v.as_mut_slice();
+        let n = v.len();
+        if n == 0 {
             return Some(last);
         }
-        let top = self.v[0];
-        let n = self.v.len();
+        let top = v[0];
         let mut i = 0;
         loop {
             let c = 4 * i + 1;
-            if c >= n {
-                break;
-            }
-            let mut m = c;
-            if c + 4 <= n {
+            let m = if c + 4 <= n {
                 // Full family: branch-free selection of the smallest child.
-                let t = |k: usize| self.v[k].t;
-                let a = if t(c + 1) < t(c) { c + 1 } else { c };
-                let b = if t(c + 3) < t(c + 2) { c + 3 } else { c + 2 };
-                m = if t(b) < t(a) { b } else { a };
-            } else {
+                let k: &[Ev; 4] = v[c..c + 4].try_into().expect("four children");
+                let (a, ta) = if k[1].t < k[0].t {
+                    (1, k[1].t)
+                } else {
+                    (0, k[0].t)
+                };
+                let (b, tb) = if k[3].t < k[2].t {
+                    (3, k[3].t)
+                } else {
+                    (2, k[2].t)
+                };
+                c + if tb < ta { b } else { a }
+            } else if c < n {
+                let mut m = c;
                 for k in c + 1..n {
-                    if self.v[k].t < self.v[m].t {
+                    if v[k].t < v[m].t {
                         m = k;
                     }
                 }
-            }
-            if self.v[m].t >= last.t {
+                m
+            } else {
+                break;
+            };
+            // SAFETY: m < n and i < m.
+            let child = unsafe { *v.get_unchecked(m) };
+            if child.t >= last.t {
                 break;
             }
-            self.v[i] = self.v[m];
+            unsafe { *v.get_unchecked_mut(i) = child };
             i = m;
         }
-        self.v[i] = last;
+        // SAFETY: i < n.
+        unsafe { *v.get_unchecked_mut(i) = last };
         Some(top)
     }
 }

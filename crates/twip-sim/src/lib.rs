@@ -143,7 +143,10 @@ const DRAIN_S: f64 = 120.0;
 /// arrivals (the integral of the rate), so parallel segments finish together.
 fn windows(s: &Scenario, opts: &Options) -> Vec<engine::Window> {
     let measured = s.duration_s - s.warmup_s;
-    let n = opts.segments.unwrap_or_else(|| (measured / SEGMENT_S).ceil().clamp(1.0, 16.0) as u32).max(1);
+    let n = opts
+        .segments
+        .unwrap_or_else(|| (measured / SEGMENT_S).ceil().clamp(1.0, 16.0) as u32)
+        .max(1);
     // Cumulative expected arrivals on a one-minute grid of the measured window.
     let steps = ((measured / 60.0).ceil() as usize).max(1);
     let dt = measured / steps as f64;
@@ -162,7 +165,11 @@ fn windows(s: &Scenario, opts: &Options) -> Vec<engine::Window> {
         }
         let target = total * j as f64 / n as f64;
         let k = cum.partition_point(|&c| c < target).clamp(1, steps);
-        let frac = if cum[k] > cum[k - 1] { (target - cum[k - 1]) / (cum[k] - cum[k - 1]) } else { 0.0 };
+        let frac = if cum[k] > cum[k - 1] {
+            (target - cum[k - 1]) / (cum[k] - cum[k - 1])
+        } else {
+            0.0
+        };
         s.warmup_s + (k as f64 - 1.0 + frac) * dt
     };
     let warm = s.warmup_s.max(600.0);
@@ -174,7 +181,11 @@ fn windows(s: &Scenario, opts: &Options) -> Vec<engine::Window> {
                 start: if j == 0 { 0.0 } else { (from - warm).max(0.0) },
                 measure_from: from,
                 measure_to: to,
-                stop: if last { s.duration_s } else { (to + DRAIN_S).min(s.duration_s) },
+                stop: if last {
+                    s.duration_s
+                } else {
+                    (to + DRAIN_S).min(s.duration_s)
+                },
             }
         })
         .collect()
