@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod plan;
 mod policy;
 mod simulate;
 
@@ -27,6 +28,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Placement policies (WebAssembly plugins): list, check, place.
     Policy(policy::PolicyArgs),
+    /// Plan the cheapest nodes, replicas and placement that meet the SLOs, verified by simulation (exit 2 if none).
+    Plan(plan::PlanArgs),
 }
 
 /// Output format.
@@ -49,5 +52,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Simulate(args) => simulate::run(args),
         Command::Policy(args) => policy::run(args),
+        Command::Plan(args) => plan::run(args),
     }
 }

@@ -1,0 +1,386 @@
+//! `twip plan`: the cheapest verified plan, or a comparison of policies.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use twip_model::{Plan, Scenario};
+use twip_plan::{Outcome, PlanOptions, Progress};
+
+use crate::{fail, Format};
+
+/// Arguments of `twip plan`.
+#[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    /// Scenario file (TOML) with [slo] and [infrastructure] catalog.
+    pub scenario: PathBuf,
+    /// Placement policy: a built-in name (spread, binpack, zone-spread) or a
+    /// .wasm plugin. Repeat it to compare policies (default: the scenario's).
+    #[arg(long = "policy", value_name = "NAME|PLUGIN.wasm")]
+    pub policies: Vec<String>,
+    /// Write the plan (JSON) here; with several policies, one file per
+    /// policy (`plan.json` → `plan.spread.json`...).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Seed of the verification runs (default: the scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+struct Run {
+    policy: String,
+    outcome: Outcome,
+}
+
+/// Runs `twip plan`: exit 0 with a plan, 2 when no plan meets the SLOs
+/// (with several policies: when none does), 1 on bad input.
+pub fn run(args: PlanArgs) -> ExitCode {
+    let scenario = match Scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let policies: Vec<Option<String>> = if args.policies.is_empty() {
+        vec![None]
+    } else {
+        args.policies.iter().cloned().map(Some).collect()
+    };
+    let mut runs = Vec::new();
+    for p in &policies {
+        let opts = PlanOptions {
+            policy: p.clone(),
+            seed: args.seed,
+            progress: None,
+        };
+        let label = p.clone().unwrap_or_else(|| scenario.policy.clone());
+        match with_progress(&scenario, opts, &label) {
+            Ok(outcome) => runs.push(Run {
+                policy: label,
+                outcome,
+            }),
+            Err(e) => return fail(e),
+        }
+    }
+    if let Some(out) = &args.out {
+        for r in &runs {
+            if let Outcome::Found { plan, .. } = &r.outcome {
+                let path = if runs.len() == 1 {
+                    out.clone()
+                } else {
+                    per_policy(out, &r.policy)
+                };
+                let text = match serde_json::to_string_pretty(plan.as_ref()) {
+                    Ok(t) => t,
+                    Err(e) => return fail(e),
+                };
+                if let Err(e) = std::fs::write(&path, text + "\n") {
+                    return fail(format!("{}: cannot write: {e}", path.display()));
+                }
+            }
+        }
+    }
+    match args.format {
+        Format::Json => {
+            let v = if runs.len() == 1 {
+                json(&runs[0])
+            } else {
+                serde_json::Value::Array(runs.iter().map(json).collect())
+            };
+            match serde_json::to_string_pretty(&v) {
+                Ok(s) => println!("{s}"),
+                Err(e) => return fail(e),
+            }
+        }
+        Format::Table => {
+            if runs.len() == 1 {
+                print!("{}", table(&runs[0]));
+            } else {
+                print!("{}", comparison(&runs));
+            }
+        }
+    }
+    let found = runs
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Found { .. }));
+    if !found {
+        for r in &runs {
+            if let Outcome::NoPlan { binding, .. } = &r.outcome {
+                eprintln!(
+                    "twip: no plan meets the SLOs with policy {}: {binding}",
+                    r.policy
+                );
+            }
+        }
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+fn per_policy(out: &Path, policy: &str) -> PathBuf {
+    let tag: String = Path::new(policy)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| policy.to_string())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan".into());
+    let ext = out
+        .extension()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "json".into());
+    out.with_file_name(format!("{stem}.{tag}.{ext}"))
+}
+
+fn json(r: &Run) -> serde_json::Value {
+    match &r.outcome {
+        Outcome::Found {
+            plan,
+            survives_zone,
+            stats,
+        } => serde_json::json!({
+            "policy": r.policy,
+            "found": true,
+            "plan": plan,
+            "survives_zone": survives_zone,
+            "search": stats_json(stats),
+        }),
+        Outcome::NoPlan {
+            binding,
+            rejected,
+            stats,
+        } => serde_json::json!({
+            "policy": r.policy,
+            "found": false,
+            "binding": binding,
+            "rejected": rejected,
+            "search": stats_json(stats),
+        }),
+    }
+}
+
+fn stats_json(s: &twip_plan::Stats) -> serde_json::Value {
+    serde_json::json!({
+        "candidates": s.candidates, "examined": s.examined,
+        "simulated": s.simulated, "reused": s.reused, "wall_s": s.wall_s,
+    })
+}
+
+/// Plans with a progress bar on stderr when it takes more than a second.
+fn with_progress(
+    scenario: &Scenario,
+    mut opts: PlanOptions,
+    label: &str,
+) -> Result<Outcome, twip_plan::PlanError> {
+    let progress = Arc::new(Progress::default());
+    opts.progress = Some(progress.clone());
+    let done = Arc::new(AtomicBool::new(false));
+    let label = label.to_string();
+    let watcher = std::io::stderr().is_terminal().then(|| {
+        let (p, done) = (progress.clone(), done.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(1));
+            if done.load(Ordering::Relaxed) {
+                return;
+            }
+            let bar = indicatif::ProgressBar::new(1);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} planning ({msg}) [{bar:40}] {pos}/{len} candidates ({elapsed})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            while !done.load(Ordering::Relaxed) {
+                bar.set_length(p.candidates.load(Ordering::Relaxed).max(1));
+                bar.set_position(p.examined.load(Ordering::Relaxed));
+                bar.set_message(format!(
+                    "{label}, {} cases simulated",
+                    p.simulated.load(Ordering::Relaxed)
+                ));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        })
+    });
+    let result = twip_plan::plan(scenario, &opts);
+    done.store(true, Ordering::Relaxed);
+    if let Some(w) = watcher {
+        w.join().ok();
+    }
+    result
+}
+
+fn worst_p99(p: &Plan) -> f64 {
+    p.verification
+        .iter()
+        .map(|v| v.p99_ms)
+        .fold(f64::NAN, f64::max)
+}
+
+fn node_summary(p: &Plan) -> String {
+    let mut by: Vec<(String, String, usize)> = Vec::new();
+    for n in &p.nodes {
+        match by
+            .iter_mut()
+            .find(|(t, z, _)| t == &n.instance_type && z == &n.zone)
+        {
+            Some(x) => x.2 += 1,
+            None => by.push((n.instance_type.clone(), n.zone.clone(), 1)),
+        }
+    }
+    by.iter()
+        .map(|(t, z, k)| format!("{k} x {t} in {z}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn table(r: &Run) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    match &r.outcome {
+        Outcome::Found {
+            plan,
+            survives_zone,
+            stats,
+        } => {
+            let _ = writeln!(
+                o,
+                "plan for {} with policy {}: {} nodes, ${:.3}/h, ${:.0}/month{}",
+                plan.scenario,
+                r.policy,
+                plan.nodes.len(),
+                plan.cost.hourly_usd,
+                plan.cost.monthly_usd,
+                plan.region
+                    .as_ref()
+                    .map(|x| format!(" ({x} on-demand)"))
+                    .unwrap_or_default()
+            );
+            let _ = writeln!(o, "nodes: {}", node_summary(plan));
+            let _ = writeln!(
+                o,
+                "replicas: {}",
+                plan.replicas
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let _ = writeln!(o);
+            let _ = writeln!(
+                o,
+                "{:<44} {:>10} {:>9} {:>11} {:>5}",
+                "case", "p99 ms", "± ms", "error rate", "met"
+            );
+            for v in &plan.verification {
+                let _ = writeln!(
+                    o,
+                    "{:<44} {:>10.1} {:>9} {:>11.6} {:>5}",
+                    v.case,
+                    v.p99_ms,
+                    v.p99_ci95_ms
+                        .map(|x| format!("{x:.1}"))
+                        .unwrap_or_else(|| "-".into()),
+                    v.error_rate,
+                    if v.met { "yes" } else { "NO" }
+                );
+                if !v.covers.is_empty() {
+                    let n = v.covers.len();
+                    let shown: Vec<&str> = v.covers.iter().take(4).map(String::as_str).collect();
+                    let _ = writeln!(
+                        o,
+                        "    also covers {n}: {}{}",
+                        shown.join(", "),
+                        if n > 4 { ", ..." } else { "" }
+                    );
+                }
+            }
+            let _ = writeln!(o);
+            if let Some(z) = survives_zone {
+                let _ = writeln!(o, "survives a zone loss: {}", if *z { "yes" } else { "no" });
+            }
+            let _ = writeln!(
+                o,
+                "rejected cheaper candidates: {} groups (see --format json or --out); nearest:",
+                plan.rejected.len()
+            );
+            for x in plan.rejected.iter().rev().take(5) {
+                let _ = writeln!(o, "  {}: {}", x.candidate, x.reason);
+            }
+            let _ = writeln!(
+                o,
+                "search: {} candidates, {} examined, {} cases simulated, {} reused, {:.1} s",
+                stats.candidates, stats.examined, stats.simulated, stats.reused, stats.wall_s
+            );
+        }
+        Outcome::NoPlan {
+            binding,
+            rejected,
+            stats,
+        } => {
+            let _ = writeln!(o, "no plan meets the SLOs with policy {}", r.policy);
+            let _ = writeln!(o, "binding constraint: {binding}");
+            for x in rejected.iter().rev().take(5) {
+                let _ = writeln!(o, "  {}: {}", x.candidate, x.reason);
+            }
+            let _ = writeln!(
+                o,
+                "search: {} candidates, {} examined, {} cases simulated, {:.1} s",
+                stats.candidates, stats.examined, stats.simulated, stats.wall_s
+            );
+        }
+    }
+    o
+}
+
+fn comparison(runs: &[Run]) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<16} {:>10} {:>11} {:>6} {:>16} {:>19}",
+        "policy", "$/hour", "$/month", "nodes", "worst p99 ms", "survives zone loss"
+    );
+    for r in runs {
+        match &r.outcome {
+            Outcome::Found {
+                plan,
+                survives_zone,
+                ..
+            } => {
+                let _ = writeln!(
+                    o,
+                    "{:<16} {:>10.3} {:>11.0} {:>6} {:>16.1} {:>19}",
+                    r.policy,
+                    plan.cost.hourly_usd,
+                    plan.cost.monthly_usd,
+                    plan.nodes.len(),
+                    worst_p99(plan),
+                    match survives_zone {
+                        Some(true) => "yes",
+                        Some(false) => "no",
+                        None => "-",
+                    }
+                );
+            }
+            Outcome::NoPlan { binding, .. } => {
+                let _ = writeln!(o, "{:<16} no plan: {binding}", r.policy);
+            }
+        }
+    }
+    o
+}

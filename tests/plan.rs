@@ -1,0 +1,1 @@
+//! End-to-end tests of `twip plan` and `twip simulate --plan`.
