@@ -6,18 +6,24 @@ use twip_model::{Balancer, Dist, FailureKind, Layout, Routing, Scenario};
 
 use crate::SimError;
 
-/// A service-time sampler in seconds.
+/// Draws service times (in seconds) from a [`Dist`].
 #[derive(Debug, Clone)]
-pub(crate) enum Sampler {
+pub enum Sampler {
+    #[doc(hidden)]
     Exp(f64),
+    #[doc(hidden)]
     Const(f64),
+    #[doc(hidden)]
     LogNormal { mu: f64, sigma: f64 },
+    #[doc(hidden)]
     Gamma(Gamma<f64>),
+    #[doc(hidden)]
     Empirical(Vec<f64>),
 }
 
 impl Sampler {
-    fn new(d: &Dist) -> Sampler {
+    /// The sampler of a validated distribution.
+    pub fn new(d: &Dist) -> Sampler {
         match d {
             Dist::Exponential { mean_ms } => Sampler::Exp(mean_ms / 1e3),
             Dist::Constant { mean_ms } => Sampler::Const(mean_ms / 1e3),
@@ -35,8 +41,9 @@ impl Sampler {
         }
     }
 
+    /// One draw, in seconds.
     #[inline(always)]
-    pub(crate) fn sample<R: Rng>(&self, rng: &mut R) -> f64 {
+    pub fn sample<R: Rng>(&self, rng: &mut R) -> f64 {
         match self {
             Sampler::Exp(m) => {
                 let e: f64 = Exp1.sample(rng);

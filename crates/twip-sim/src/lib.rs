@@ -25,6 +25,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use twip_model::{Layout, Scenario};
 
+pub use compile::Sampler;
 pub use report::{FailureReport, Latency, ServiceReport, SimReport, SloReport, Timeline};
 
 /// How to run a simulation.

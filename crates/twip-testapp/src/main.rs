@@ -1,0 +1,173 @@
+//! `twip-testapp`: an HTTP/1.x backend for twip's Docker tests, standing in
+//! for the Java app. Std only, so it links statically into a `FROM scratch`
+//! image.
+//!
+//! Environment:
+//! - `PORT` (default 8080)
+//! - `TWIP_SERVICE_TIME`: `exponential:MEAN`, `constant:MEAN`,
+//!   `lognormal:MEAN:P99` or `gamma:MEAN:P99`, in ms (default `constant:1`)
+//! - `TWIP_WORKERS`: requests served at once; more wait (default 64)
+//! - `TWIP_NAME`: echoed in every answer (default: the host name)
+//!
+//! `GET /health` answers at once; any other request waits a drawn service
+//! time and answers `200` with `TWIP_NAME` in the body.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use twip_model::Dist;
+use twip_sim::Sampler;
+
+fn parse_dist(spec: &str) -> Result<Dist, String> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let num = |i: usize| -> Result<f64, String> {
+        parts
+            .get(i)
+            .ok_or_else(|| format!("TWIP_SERVICE_TIME {spec:?}: missing parameter {i}"))?
+            .parse::<f64>()
+            .map_err(|_| format!("TWIP_SERVICE_TIME {spec:?}: parameter {i} is not a number"))
+    };
+    match parts[0] {
+        "exponential" => Dist::exponential(num(1)?),
+        "constant" => Dist::constant(num(1)?),
+        "lognormal" => Dist::lognormal(num(1)?, num(2)?),
+        "gamma" => Dist::gamma_p99(num(1)?, num(2)?),
+        other => Err(format!(
+            "TWIP_SERVICE_TIME {spec:?}: unknown distribution {other:?} (exponential, constant, lognormal, gamma)"
+        )),
+    }
+}
+
+/// A counting semaphore: the replica's worker pool.
+struct Pool {
+    free: Mutex<u32>,
+    cv: Condvar,
+}
+
+impl Pool {
+    fn acquire(&self) {
+        let mut n = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *n == 0 {
+            n = self.cv.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n -= 1;
+    }
+    fn release(&self) {
+        *self.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.cv.notify_one();
+    }
+}
+
+fn serve(
+    mut stream: TcpStream,
+    pool: &Pool,
+    sampler: &Sampler,
+    name: &str,
+    seed: u64,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut reader = BufReader::new(stream.try_clone()?);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line)? == 0 {
+            return Ok(());
+        }
+        let mut keep_alive = request_line.contains("HTTP/1.1");
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
+                break;
+            }
+            let lower = h.to_ascii_lowercase();
+            if lower.starts_with("connection:") {
+                keep_alive = lower.contains("keep-alive");
+            }
+        }
+        let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+        let body = if path == "/health" {
+            "ok\n".to_string()
+        } else {
+            pool.acquire();
+            std::thread::sleep(Duration::from_secs_f64(sampler.sample(&mut rng)));
+            pool.release();
+            format!("{name}\n")
+        };
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n{body}",
+            body.len(),
+            if keep_alive { "keep-alive" } else { "close" }
+        )?;
+        stream.flush()?;
+        if !keep_alive {
+            return Ok(());
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let dist = match parse_dist(&env("TWIP_SERVICE_TIME", "constant:1")) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("twip-testapp: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    let workers: u32 = match env("TWIP_WORKERS", "64").parse() {
+        Ok(n) if n > 0 => n,
+        _ => {
+            eprintln!("twip-testapp: TWIP_WORKERS must be a positive number");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    let name = env("TWIP_NAME", &env("HOSTNAME", "twip-testapp"));
+    let port = env("PORT", "8080");
+    let listener = match TcpListener::bind(format!("0.0.0.0:{port}")) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("twip-testapp: cannot listen on port {port}: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    eprintln!("twip-testapp {name}: listening on {port}, {workers} workers, {dist:?}");
+    let shared = Arc::new((
+        Pool {
+            free: Mutex::new(workers),
+            cv: Condvar::new(),
+        },
+        Sampler::new(&dist),
+        name,
+    ));
+    for (i, conn) in listener.incoming().enumerate() {
+        let Ok(stream) = conn else { continue };
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            let (pool, sampler, name) = &*shared;
+            let _ = serve(stream, pool, sampler, name, i as u64);
+        });
+    }
+    std::process::ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_distributions() {
+        assert_eq!(parse_dist("constant:5").unwrap().mean_ms(), 5.0);
+        assert!((parse_dist("lognormal:60:450").unwrap().mean_ms() - 60.0).abs() < 1e-9);
+        assert!(parse_dist("weibull:1")
+            .unwrap_err()
+            .contains("unknown distribution"));
+        assert!(parse_dist("constant")
+            .unwrap_err()
+            .contains("missing parameter"));
+    }
+}
