@@ -43,6 +43,6 @@ else
     tar -C "$root" -cf "$tarball" .
     rm -rf "$root"
   fi
-  docker import -q -c 'CMD ["nginx", "-g", "daemon off;"]' -c 'EXPOSE 80' "$tarball" twip/nginx:latest
+  docker import -c 'CMD ["nginx", "-g", "daemon off;"]' -c 'EXPOSE 80' "$tarball" twip/nginx:latest
 fi
 docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep '^twip/'
