@@ -13,7 +13,8 @@
 //!    search at once (exit 2, `slo.p99_ms` binds).
 //! 2. **Candidates**: every allowed instance type × node count (1 ..
 //!    `max_nodes`, nodes dealt round-robin over the zones) × replica levels
-//!    (the analytic minimum × 1, 1.15, 1.3, 1.5, 1.75, 2, then enough extra
+//!    (the analytic minimum × 0.8, 0.9, 1, 1.15, 1.3, 1.5, 1.75, 2 — below 1 so
+//!    that simulation, not the analytic model, proves a plan minimal — then enough extra
 //!    replicas that losing the worst node or zone, evenly spread, leaves the
 //!    level's count). Sorted by hourly cost, then by replica total.
 //! 3. **Pruning without simulation**: capacity (sum of vCPU / memory, one
@@ -50,7 +51,7 @@ pub use sizing::Sizing;
 pub use verify::{Case, CaseResult, Window};
 
 /// Replica levels above the analytic minimum that the search tries.
-pub const LEVELS: [f64; 6] = [1.0, 1.15, 1.3, 1.5, 1.75, 2.0];
+pub const LEVELS: [f64; 8] = [0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0];
 
 /// Why the planner could not run (bad input); "no plan meets the SLOs" is
 /// not an error but an [`Outcome`].
@@ -65,7 +66,7 @@ pub enum PlanError {
         /// Name or path.
         policy: String,
         /// What went wrong.
-        source: PolicyError,
+        source: Box<PolicyError>,
     },
     /// The scenario does not say enough to plan.
     #[error("{0}")]
@@ -152,7 +153,7 @@ pub fn load_policy(host: &Host, policy: &str, base: &Path) -> Result<Plugin, Pla
     };
     r.map_err(|source| PlanError::Policy {
         policy: policy.to_string(),
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -181,7 +182,8 @@ pub fn infra(s: &Scenario) -> Result<Infra, PlanError> {
     let region = match &s.infrastructure.region {
         Some(r) => r.clone(),
         None if cat.regions.len() == 1 => cat.regions[0].name.clone(),
-        None => return Err(PlanError::Input(format!(
+        None => {
+            return Err(PlanError::Input(format!(
             "{}: [infrastructure] region is needed to price the catalog's instances (regions: {})",
             s.path.display(),
             cat.regions
@@ -189,7 +191,8 @@ pub fn infra(s: &Scenario) -> Result<Infra, PlanError> {
                 .map(|r| r.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        ))),
+        )))
+        }
     };
     let known = cat.zones(&region);
     if !cat.regions.is_empty() && known.is_empty() {
@@ -262,6 +265,8 @@ fn twip_model_default_zone() -> String {
 struct Cand {
     ty: usize,
     nodes: u32,
+    /// The floor: fewer replicas than this are not tried.
+    base: Vec<u32>,
     replicas: Vec<u32>,
     hourly: f64,
 }
@@ -281,7 +286,7 @@ impl Kind {
         let slo = s.slo.as_ref();
         match self {
             Kind::Capacity => format!("infrastructure.max_nodes = {}", s.infrastructure.max_nodes),
-            Kind::Policy => format!("placement.policy"),
+            Kind::Policy => "placement.policy".to_string(),
             Kind::Survive => "slo.survive".into(),
             Kind::P99 => format!(
                 "slo.p99_ms = {}",
@@ -319,7 +324,7 @@ impl Planner {
             .unwrap_or_else(|| scenario.policy.clone());
         let host = Host::new().map_err(|source| PlanError::Policy {
             policy: policy.clone(),
-            source,
+            source: Box::new(source),
         })?;
         let base = scenario
             .path
@@ -398,36 +403,87 @@ impl Planner {
         Some(r)
     }
 
-    fn candidates(&self) -> Vec<Cand> {
-        let mut out = Vec::new();
-        for (ti, (_, price)) in self.infra.types.iter().enumerate() {
-            for n in 1..=self.scenario.infrastructure.max_nodes {
-                let mut seen: Vec<Vec<u32>> = Vec::new();
-                for &l in &LEVELS {
-                    let Some(r) = self.replicas_for(l, n) else {
+    /// Replicas a service keeps after the worst loss the SLO demands,
+    /// evenly spread over `nodes` nodes.
+    fn survivors(&self, r: u32, nodes: u32) -> u32 {
+        let zones = (nodes as usize).min(self.infra.zones.len()).max(1) as u32;
+        let mut s = r;
+        if self.survive(FailureKind::Node) {
+            s = s.min(r - r.div_ceil(nodes.max(1)));
+        }
+        if self.survive(FailureKind::Zone) {
+            s = s.min(r - r.div_ceil(zones));
+        }
+        s
+    }
+
+    /// The candidate for `nodes` nodes of type `ty`: the floor level's
+    /// replicas, then as many more as the nodes hold, each to the service
+    /// whose utilisation after the worst loss is highest (a node costs the
+    /// same however full it is, so a plan uses what it pays for). `None`
+    /// when the node count cannot survive what the SLO demands.
+    fn candidate(&self, ty: usize, nodes: u32) -> Option<Cand> {
+        let base = self.replicas_for(LEVELS[0], nodes)?;
+        let (cpu, mem) = self.capacity(ty);
+        let (cap_cpu, cap_mem) = (cpu as u64 * nodes as u64, mem as u64 * nodes as u64);
+        let size: Vec<(u64, u64)> = self
+            .scenario
+            .services
+            .iter()
+            .map(|s| ((s.cpu * 1000.0).ceil() as u64, s.memory_mb as u64))
+            .collect();
+        let mut r = base.clone();
+        let used = |r: &[u32]| {
+            r.iter()
+                .zip(&size)
+                .fold((0u64, 0u64), |(c, m), (&n, &(sc, sm))| {
+                    (c + sc * n as u64, m + sm * n as u64)
+                })
+        };
+        let (mut uc, mut um) = used(&r);
+        if uc <= cap_cpu && um <= cap_mem {
+            loop {
+                let mut best: Option<(f64, usize)> = None;
+                for (i, sv) in self.scenario.services.iter().enumerate() {
+                    if uc + size[i].0 > cap_cpu || um + size[i].1 > cap_mem {
                         continue;
-                    };
-                    if !seen.contains(&r) {
-                        seen.push(r.clone());
-                        out.push(Cand {
-                            ty: ti,
-                            nodes: n,
-                            replicas: r,
-                            hourly: price * n as f64,
-                        });
+                    }
+                    if r[i] >= base[i] * 3 + 2 {
+                        continue;
+                    }
+                    let load =
+                        self.sizing.peak_rps * self.sizing.visits[i] * self.sizing.holding_s[i];
+                    let surv = self.survivors(r[i], nodes).max(1) as f64;
+                    let p = load / (surv * sv.workers as f64);
+                    if best.is_none_or(|(b, _)| p > b) {
+                        best = Some((p, i));
                     }
                 }
+                let Some((_, i)) = best else { break };
+                r[i] += 1;
+                uc += size[i].0;
+                um += size[i].1;
+            }
+        }
+        Some(Cand {
+            ty,
+            nodes,
+            base,
+            replicas: r,
+            hourly: self.infra.types[ty].1 * nodes as f64,
+        })
+    }
+
+    fn candidates(&self) -> Vec<Cand> {
+        let mut out = Vec::new();
+        for ti in 0..self.infra.types.len() {
+            for n in 1..=self.scenario.infrastructure.max_nodes {
+                out.extend(self.candidate(ti, n));
             }
         }
         out.sort_by(|a, b| {
             a.hourly
                 .total_cmp(&b.hourly)
-                .then(
-                    a.replicas
-                        .iter()
-                        .sum::<u32>()
-                        .cmp(&b.replicas.iter().sum::<u32>()),
-                )
                 .then(a.nodes.cmp(&b.nodes))
                 .then(a.ty.cmp(&b.ty))
         });
@@ -467,7 +523,7 @@ impl Planner {
             let s = &self.scenario.services[i];
             ((s.cpu * 1000.0).ceil() as u64, s.memory_mb)
         };
-        order.sort_by(|&a, &b| key(b).cmp(&key(a)));
+        order.sort_by_key(|&i| std::cmp::Reverse(key(i)));
         order
     }
 
@@ -648,6 +704,92 @@ impl Planner {
         Ok(results)
     }
 
+    /// Checks one candidate: capacity, the baseline (placement-independent,
+    /// so the cache may answer before placing), placement by the policy
+    /// (on a refusal for capacity, the filled replicas are given back one at
+    /// a time, down to the floor), structural survival, then every case.
+    #[allow(clippy::type_complexity)]
+    fn evaluate(
+        &self,
+        c: &mut Cand,
+        stats: &mut Stats,
+    ) -> Result<(Layout, Vec<Case>, Vec<CaseResult>), (Kind, String)> {
+        let s = &self.scenario;
+        self.fits(c).map_err(|w| (Kind::Capacity, w))?;
+        let (node, zone) = (
+            self.survive(FailureKind::Node),
+            self.survive(FailureKind::Zone),
+        );
+        // A filled replica of the largest service, to give back when the
+        // policy cannot place everything or the placement cannot survive.
+        let give_back = |c: &mut Cand| -> bool {
+            let extra = (0..c.replicas.len())
+                .filter(|&i| c.replicas[i] > c.base[i])
+                .max_by_key(|&i| {
+                    let sv = &s.services[i];
+                    (
+                        (sv.cpu * 1000.0) as u64,
+                        sv.memory_mb,
+                        c.replicas[i] - c.base[i],
+                    )
+                });
+            match extra {
+                Some(i) => {
+                    c.replicas[i] -= 1;
+                    true
+                }
+                None => false,
+            }
+        };
+        let layout = loop {
+            if let Some(r) = self.cache.lookup(&Case::baseline(&c.replicas)) {
+                if let Some((k, why)) = r.violation() {
+                    stats.reused += 1;
+                    let kind = if k == "p99" {
+                        Kind::P99
+                    } else {
+                        Kind::ErrorRate
+                    };
+                    return Err((kind, why));
+                }
+            }
+            let layout = match self.place(c) {
+                Ok((layout, _)) => layout,
+                Err(why) => {
+                    if why.contains("insufficient-capacity") && give_back(c) {
+                        continue;
+                    }
+                    return Err((Kind::Policy, why));
+                }
+            };
+            let structure = if zone {
+                verify::zone_structure(s, &layout, &self.infra.zones)
+            } else {
+                Ok(())
+            }
+            .and_then(|_| {
+                if node {
+                    verify::node_structure(s, &layout)
+                } else {
+                    Ok(())
+                }
+            });
+            match structure {
+                Ok(()) => break layout,
+                Err(why) => {
+                    if !give_back(c) {
+                        return Err((Kind::Survive, why));
+                    }
+                }
+            }
+        };
+        let cases = self.cases(&layout, zone, node);
+        match self.verify(&c.replicas, &layout, &cases, stats) {
+            Ok(results) => Ok((layout, cases, results)),
+            Err((kind, why, _)) => Err((kind, why)),
+        }
+    }
+
     /// Runs the search.
     pub fn run(&self) -> Result<Outcome, PlanError> {
         let started = Instant::now();
@@ -676,56 +818,19 @@ impl Planner {
         stats.candidates = cands.len();
         self.bump(|p| &p.candidates, cands.len() as u64);
         let mut rejected: Vec<(Cand, Kind, String)> = Vec::new();
-        let want_node = self.survive(FailureKind::Node);
         let want_zone = self.survive(FailureKind::Zone);
         for c in &cands {
             stats.examined += 1;
             self.bump(|p| &p.examined, 1);
-            if let Err(why) = self.fits(c) {
-                rejected.push((c.clone(), Kind::Capacity, why));
-                continue;
-            }
-            // The baseline does not depend on the placement: ask the cache first.
-            if let Some(r) = self.cache.lookup(&Case::baseline(&c.replicas)) {
-                if let Some((k, why)) = r.violation() {
-                    let kind = if k == "p99" {
-                        Kind::P99
-                    } else {
-                        Kind::ErrorRate
-                    };
-                    stats.reused += 1;
-                    rejected.push((c.clone(), kind, why));
-                    continue;
-                }
-            }
-            let (layout, _) = match self.place(c) {
-                Ok(x) => x,
-                Err(why) => {
-                    rejected.push((c.clone(), Kind::Policy, why));
-                    continue;
-                }
-            };
-            if want_zone {
-                if let Err(why) = verify::zone_structure(s, &layout, &self.infra.zones) {
-                    rejected.push((c.clone(), Kind::Survive, why));
-                    continue;
-                }
-            }
-            if want_node {
-                if let Err(why) = verify::node_structure(s, &layout) {
-                    rejected.push((c.clone(), Kind::Survive, why));
-                    continue;
-                }
-            }
-            let cases = self.cases(&layout, want_zone, want_node);
-            match self.verify(&c.replicas, &layout, &cases, &mut stats) {
-                Err((kind, why, _)) => rejected.push((c.clone(), kind, why)),
-                Ok(results) => {
+            let mut c = c.clone();
+            match self.evaluate(&mut c, &mut stats) {
+                Err((kind, why)) => rejected.push((c, kind, why)),
+                Ok((layout, cases, results)) => {
                     let survives_zone = if want_zone {
                         Some(true)
                     } else if self.infra.zones.len().min(c.nodes as usize) >= 2 {
-                        let zc = self.cases(&layout, true, false);
-                        let zc: Vec<Case> = zc
+                        let zc: Vec<Case> = self
+                            .cases(&layout, true, false)
                             .into_iter()
                             .filter(|k| k.kind == Some(FailureKind::Zone))
                             .collect();
@@ -735,7 +840,7 @@ impl Planner {
                     } else {
                         None
                     };
-                    let plan = self.to_plan(c, &layout, &cases, &results, &rejected);
+                    let plan = self.to_plan(&c, &layout, &cases, &results, &rejected);
                     stats.wall_s = started.elapsed().as_secs_f64();
                     return Ok(Outcome::Found {
                         plan: Box::new(plan),
@@ -782,34 +887,62 @@ impl Planner {
         )
     }
 
-    /// Groups rejected candidates of one type with the same replicas and
-    /// reason: `3, 6..9 x m5.large (...)`.
+    /// Groups rejected candidates: per instance type, every capacity
+    /// rejection in one entry (the reason of the largest), the others by
+    /// reason: `3, 6..9 x m5.large (app 4..6, lb 2)`.
     fn compact(&self, rejected: &[(Cand, Kind, String)]) -> Vec<Rejected> {
-        let mut groups: Vec<((usize, Vec<u32>, String), Vec<u32>)> = Vec::new();
-        let mut index: BTreeMap<(usize, Vec<u32>, String), usize> = BTreeMap::new();
-        for (c, _, why) in rejected {
-            let key = (c.ty, c.replicas.clone(), why.clone());
+        type Key = (usize, bool, String);
+        let mut groups: Vec<(Key, Vec<&Cand>, String)> = Vec::new();
+        let mut index: BTreeMap<Key, usize> = BTreeMap::new();
+        for (c, kind, why) in rejected {
+            let cap = *kind == Kind::Capacity;
+            let key = (c.ty, cap, if cap { String::new() } else { why.clone() });
             match index.get(&key) {
-                Some(&i) => groups[i].1.push(c.nodes),
+                Some(&i) => {
+                    groups[i].1.push(c);
+                    if cap {
+                        groups[i].2 = why.clone();
+                    }
+                }
                 None => {
                     index.insert(key.clone(), groups.len());
-                    groups.push((key, vec![c.nodes]));
+                    groups.push((key, vec![c], why.clone()));
                 }
             }
         }
         groups
             .into_iter()
-            .map(|((ty, replicas, why), mut ns)| {
+            .map(|((ty, cap, _), cs, why)| {
+                let mut ns: Vec<u32> = cs.iter().map(|c| c.nodes).collect();
                 ns.sort_unstable();
                 ns.dedup();
+                let reps = self
+                    .scenario
+                    .services
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let lo = cs.iter().map(|c| c.replicas[i]).min().unwrap_or(0);
+                        let hi = cs.iter().map(|c| c.replicas[i]).max().unwrap_or(0);
+                        if lo == hi {
+                            format!("{} {lo}", s.name)
+                        } else {
+                            format!("{} {lo}..{hi}", s.name)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 Rejected {
                     candidate: format!(
-                        "{} x {} ({})",
+                        "{} x {} ({reps})",
                         ranges(&ns),
-                        self.infra.types[ty].0.name,
-                        self.replicas_text(&replicas)
+                        self.infra.types[ty].0.name
                     ),
-                    reason: why,
+                    reason: if cap && cs.len() > 1 {
+                        format!("not enough capacity; the largest: {why}")
+                    } else {
+                        why
+                    },
                 }
             })
             .collect()
@@ -879,74 +1012,29 @@ impl Planner {
         }
     }
 
-    /// Verifies `nodes` nodes of the chosen plan's type at every replica
-    /// level, with the policy's placement: `Ok(plan-like summary)` for the
-    /// first level that passes, `Err(reasons)` when none does. Used to show
-    /// that a plan is minimal.
-    pub fn try_nodes(&self, instance_type: &str, nodes: u32) -> Result<String, Vec<String>> {
+    /// Verifies the candidate of `nodes` nodes of `instance_type` as the
+    /// search would (replicas filled to capacity, placed by the policy,
+    /// every case): `Ok(description)` if it passes, `Err(reason)` if not.
+    /// Shows that a plan is minimal: its type with one node fewer fails.
+    pub fn try_nodes(&self, instance_type: &str, nodes: u32) -> Result<String, String> {
         let Some(ty) = self
             .infra
             .types
             .iter()
             .position(|(t, _)| t.name == instance_type)
         else {
-            return Err(vec![format!("no instance type {instance_type}")]);
+            return Err(format!("no instance type {instance_type}"));
+        };
+        let Some(mut c) = self.candidate(ty, nodes) else {
+            return Err(format!(
+                "{nodes} nodes cannot survive the losses the SLO demands"
+            ));
         };
         let mut stats = Stats::default();
-        let mut reasons = Vec::new();
-        let mut seen: Vec<Vec<u32>> = Vec::new();
-        for &l in &LEVELS {
-            let Some(r) = self.replicas_for(l, nodes) else {
-                reasons.push(format!(
-                    "{nodes} nodes cannot survive the losses the SLO demands"
-                ));
-                break;
-            };
-            if seen.contains(&r) {
-                continue;
-            }
-            seen.push(r.clone());
-            let c = Cand {
-                ty,
-                nodes,
-                hourly: self.infra.types[ty].1 * nodes as f64,
-                replicas: r,
-            };
-            if let Err(why) = self.fits(&c) {
-                reasons.push(why);
-                continue;
-            }
-            let layout = match self.place(&c) {
-                Ok((l, _)) => l,
-                Err(why) => {
-                    reasons.push(why);
-                    continue;
-                }
-            };
-            let (node, zone) = (
-                self.survive(FailureKind::Node),
-                self.survive(FailureKind::Zone),
-            );
-            if zone {
-                if let Err(why) = verify::zone_structure(&self.scenario, &layout, &self.infra.zones)
-                {
-                    reasons.push(why);
-                    continue;
-                }
-            }
-            if node {
-                if let Err(why) = verify::node_structure(&self.scenario, &layout) {
-                    reasons.push(why);
-                    continue;
-                }
-            }
-            let cases = self.cases(&layout, zone, node);
-            match self.verify(&c.replicas, &layout, &cases, &mut stats) {
-                Ok(_) => return Ok(self.describe(&c)),
-                Err((_, why, _)) => reasons.push(format!("{}: {why}", self.describe(&c))),
-            }
+        match self.evaluate(&mut c, &mut stats) {
+            Ok(_) => Ok(self.describe(&c)),
+            Err((_, why)) => Err(format!("{}: {why}", self.describe(&c))),
         }
-        Err(reasons)
     }
 }
 

@@ -152,8 +152,8 @@ pub fn size(s: &Scenario) -> Sizing {
     // p99 floor: a service visited by a fraction v of requests adds its own
     // service time to them, so P(latency > x) ≥ v · P(S > x).
     let mut floor = (0.0, s.traffic.entry);
-    for i in 0..n {
-        let v = visits[i].min(1.0);
+    for (i, &v) in visits.iter().enumerate() {
+        let v = v.min(1.0);
         if v > 0.01 {
             let q = s.services[i].service_time.quantile_ms(1.0 - 0.01 / v);
             if q > floor.0 {
