@@ -35,6 +35,10 @@ pub struct SimulateArgs {
     /// Time-parallel segments per replication (default: one per 6 simulated hours).
     #[arg(long)]
     pub segments: Option<u32>,
+    /// Replay a plan (from `twip plan --out`): its replica counts, nodes and
+    /// placement; node and zone failures take down the replicas placed there.
+    #[arg(long, value_name = "PLAN.json")]
+    pub plan: Option<PathBuf>,
 }
 
 /// Runs `twip simulate`: exit 0 when every SLO is met, 2 when one is not, 1 on bad input.
@@ -54,7 +58,21 @@ pub fn run(args: SimulateArgs) -> ExitCode {
         scenario.failures.retain(|f| f.at_s < d);
         scenario.traffic.spikes.retain(|s| s.at_s < d);
     }
+    let layout = match &args.plan {
+        None => None,
+        Some(p) => {
+            let plan = match twip_model::Plan::load(p) {
+                Ok(plan) => plan,
+                Err(e) => return fail(e),
+            };
+            match plan.apply_to(&mut scenario) {
+                Ok(l) => Some(l),
+                Err(e) => return fail(format!("{}: {e}", p.display())),
+            }
+        }
+    };
     let opts = Options {
+        layout,
         seed: args.seed,
         replications: args.replications,
         timeline: args.timeline,
