@@ -124,7 +124,8 @@ fn list(format: Format) -> ExitCode {
                     })
                 })
                 .collect();
-            let out = serde_json::json!({ "interface": twip_policy::interface_id(), "builtins": v });
+            let out =
+                serde_json::json!({ "interface": twip_policy::interface_id(), "builtins": v });
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         }
         Format::Table => {
@@ -252,7 +253,8 @@ fn build_request(
     } else {
         scenario.infrastructure.zones.clone()
     };
-    let mut req = conformance::uniform_nodes(nodes as usize, zones.len(), &size.instance_type, cpu, mem);
+    let mut req =
+        conformance::uniform_nodes(nodes as usize, zones.len(), &size.instance_type, cpu, mem);
     req.zones = zones;
     let zone_spread = req.zones.len() > 1;
     for s in &scenario.services {
@@ -261,7 +263,11 @@ fn build_request(
             replicas: s.replicas,
             cpu_millis: vcpu_to_millis(s.cpu).map_err(|e| format!("service '{}': {e}", s.name))?,
             memory_mib: s.memory_mb,
-            spread: Some(if zone_spread { Topology::Zone } else { Topology::Node }),
+            spread: Some(if zone_spread {
+                Topology::Zone
+            } else {
+                Topology::Node
+            }),
             anti_affinity: None,
             existing: Vec::new(),
         });
@@ -269,7 +275,13 @@ fn build_request(
     Ok(req)
 }
 
-fn place(plugin: &str, scenario_path: &Path, nodes: u32, size: &NodeSize, format: Format) -> ExitCode {
+fn place(
+    plugin: &str,
+    scenario_path: &Path,
+    nodes: u32,
+    size: &NodeSize,
+    format: Format,
+) -> ExitCode {
     let scenario = match twip_model::Scenario::load(scenario_path) {
         Ok(s) => s,
         Err(e) => return fail(e),
@@ -346,7 +358,10 @@ fn place(plugin: &str, scenario_path: &Path, nodes: u32, size: &NodeSize, format
             println!();
             println!("{:<20} {:>8}  nodes", "service", "replicas");
             for (s, placed) in req.services.iter().zip(&answer) {
-                let ids: Vec<&str> = placed.iter().map(|&x| req.nodes[x as usize].id.as_str()).collect();
+                let ids: Vec<&str> = placed
+                    .iter()
+                    .map(|&x| req.nodes[x as usize].id.as_str())
+                    .collect();
                 println!("{:<20} {:>8}  {}", s.name, s.replicas, ids.join(", "));
             }
             println!();

@@ -11,7 +11,11 @@ fn big_request() -> Request {
     let mut req = uniform_nodes(1000, 3, "m5.2xlarge", 8000, 32768);
     for i in 0..20u32 {
         let mut s = service(&format!("svc-{i}"), 500, 100 + 15 * i, 256 + 64 * i);
-        s.spread = Some(if i % 2 == 0 { Topology::Zone } else { Topology::Node });
+        s.spread = Some(if i % 2 == 0 {
+            Topology::Zone
+        } else {
+            Topology::Node
+        });
         req.services.push(s);
     }
     req
@@ -32,7 +36,10 @@ fn place_10k(c: &mut Criterion) {
         let kind = native::kind(b.name).unwrap();
         let mut p = host.load_builtin(b.name).unwrap();
         // Same answer both ways, or the comparison means nothing.
-        assert_eq!(p.place_raw(&req).unwrap(), native::place(kind, &req).unwrap().concat());
+        assert_eq!(
+            p.place_raw(&req).unwrap(),
+            native::place(kind, &req).unwrap().concat()
+        );
         g.bench_function(format!("{}/native", b.name), |bench| {
             bench.iter(|| native::place(kind, black_box(&req)).unwrap())
         });
@@ -85,7 +92,10 @@ fn load(c: &mut Criterion) {
         cache_dir: Some(dir.clone()),
         ..HostConfig::default()
     };
-    Host::with_config(config.clone()).unwrap().load(wasm).unwrap();
+    Host::with_config(config.clone())
+        .unwrap()
+        .load(wasm)
+        .unwrap();
     g.bench_function("cached_on_disk_binpack_new_host", |bench| {
         bench.iter(|| {
             let h = Host::with_config(config.clone()).unwrap();

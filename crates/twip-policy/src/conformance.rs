@@ -6,7 +6,13 @@ use crate::{validate, Node, Plugin, PolicyError, Request, Service, Topology};
 
 /// A request of `n` identical nodes spread round-robin over `zones` zones
 /// (`zone-a`, `zone-b`...), all of instance type `instance_type`.
-pub fn uniform_nodes(n: usize, zones: usize, instance_type: &str, cpu_millis: u32, memory_mib: u32) -> Request {
+pub fn uniform_nodes(
+    n: usize,
+    zones: usize,
+    instance_type: &str,
+    cpu_millis: u32,
+    memory_mib: u32,
+) -> Request {
     let zones = zones.max(1);
     Request {
         zones: (0..zones).map(zone_name).collect(),
@@ -82,7 +88,13 @@ pub struct Outcome {
 /// The battery.
 pub fn cases() -> Vec<Case> {
     let mut v = Vec::new();
-    let mut push = |name, request, expect| v.push(Case { name, request, expect });
+    let mut push = |name, request, expect| {
+        v.push(Case {
+            name,
+            request,
+            expect,
+        })
+    };
 
     let mut r = uniform_nodes(1, 1, "m5.large", 2000, 8192);
     r.services.push(service("one", 1, 500, 512));
@@ -96,7 +108,11 @@ pub fn cases() -> Vec<Case> {
     push("no services", r, Expect::Placed);
 
     let mut r = uniform_nodes(12, 3, "m5.xlarge", 4000, 16384);
-    for (name, n, cpu, mem) in [("web", 9, 500, 1024), ("api", 6, 1000, 2048), ("db", 3, 1500, 4096)] {
+    for (name, n, cpu, mem) in [
+        ("web", 9, 500, 1024),
+        ("api", 6, 1000, 2048),
+        ("db", 3, 1500, 4096),
+    ] {
         let mut s = service(name, n, cpu, mem);
         s.spread = Some(Topology::Zone);
         r.services.push(s);
@@ -148,30 +164,50 @@ pub fn cases() -> Vec<Case> {
     let mut r = uniform_nodes(200, 4, "m5.2xlarge", 8000, 32768);
     for i in 0..10 {
         let mut s = service(&format!("svc-{i}"), 200, 250 + 50 * i, 512 + 128 * i);
-        s.spread = Some(if i % 2 == 0 { Topology::Zone } else { Topology::Node });
+        s.spread = Some(if i % 2 == 0 {
+            Topology::Zone
+        } else {
+            Topology::Node
+        });
         r.services.push(s);
     }
     push("2,000 replicas on 200 nodes", r, Expect::Placed);
 
     let mut r = uniform_nodes(3, 1, "m5.large", 2000, 8192);
     r.services.push(service("huge", 1, 4000, 1024));
-    push("impossible: replica larger than any node", r, Expect::Refused);
+    push(
+        "impossible: replica larger than any node",
+        r,
+        Expect::Refused,
+    );
 
     let mut r = uniform_nodes(3, 1, "m5.large", 2000, 8192);
     r.services.push(service("many", 13, 500, 512));
-    push("impossible: total demand above capacity", r, Expect::Refused);
+    push(
+        "impossible: total demand above capacity",
+        r,
+        Expect::Refused,
+    );
 
     let mut r = uniform_nodes(3, 3, "m5.large", 2000, 8192);
     let mut s = service("etcd", 4, 100, 128);
     s.anti_affinity = Some(Topology::Node);
     r.services.push(s);
-    push("impossible: node anti-affinity, too few nodes", r, Expect::Refused);
+    push(
+        "impossible: node anti-affinity, too few nodes",
+        r,
+        Expect::Refused,
+    );
 
     let mut r = uniform_nodes(6, 2, "m5.large", 2000, 8192);
     let mut s = service("zk", 3, 100, 128);
     s.anti_affinity = Some(Topology::Zone);
     r.services.push(s);
-    push("impossible: zone anti-affinity, too few zones", r, Expect::Refused);
+    push(
+        "impossible: zone anti-affinity, too few zones",
+        r,
+        Expect::Refused,
+    );
 
     let r = uniform_nodes(0, 1, "m5.large", 2000, 8192);
     let mut r = r;
@@ -193,8 +229,13 @@ pub fn run(plugin: &mut Plugin) -> Vec<Outcome> {
                 let n: usize = a.iter().map(Vec::len).sum();
                 // Same request, same answer: policies must be deterministic.
                 match plugin.place(&case.request) {
-                    Ok(b) if b == *a => (true, format!("placed {n} replicas (valid, deterministic)")),
-                    Ok(_) => (false, "two calls with the same request gave different answers".into()),
+                    Ok(b) if b == *a => {
+                        (true, format!("placed {n} replicas (valid, deterministic)"))
+                    }
+                    Ok(_) => (
+                        false,
+                        "two calls with the same request gave different answers".into(),
+                    ),
                     Err(e) => (false, format!("second call failed: {e}")),
                 }
             }

@@ -118,7 +118,9 @@ pub enum Violation {
         node: u32,
         nodes: usize,
     },
-    #[error("node '{node}' over capacity: {resource} {used}{unit} placed, {capacity}{unit} allocatable")]
+    #[error(
+        "node '{node}' over capacity: {resource} {used}{unit} placed, {capacity}{unit} allocatable"
+    )]
     OverCapacity {
         node: String,
         resource: &'static str,

@@ -148,7 +148,11 @@ impl Host {
     pub fn load_builtin(&self, name: &str) -> Result<Plugin, PolicyError> {
         let wasm = crate::builtin_wasm(name).ok_or_else(|| PolicyError::UnknownBuiltin {
             name: name.to_string(),
-            known: crate::BUILTINS.iter().map(|b| b.name).collect::<Vec<_>>().join(", "),
+            known: crate::BUILTINS
+                .iter()
+                .map(|b| b.name)
+                .collect::<Vec<_>>()
+                .join(", "),
         })?;
         self.load(wasm)
     }
@@ -183,7 +187,12 @@ impl Host {
     pub fn compile(&self, wasm: &[u8]) -> Result<Component, PolicyError> {
         check_header(wasm)?;
         let key: [u8; 32] = Sha256::digest(wasm).into();
-        if let Some(c) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if let Some(c) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             return Ok(c.clone());
         }
         let path = self.cache_dir.as_ref().map(|dir| {
@@ -252,11 +261,14 @@ fn check_shape(engine: &Engine, component: &Component) -> Result<(), PolicyError
     }
     let expected = crate::interface_id();
     let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
-    if exports.iter().any(|e| *e == expected) {
+    if exports.contains(&expected) {
         return Ok(());
     }
     let prefix = format!("{INTERFACE}@");
-    if let Some(other) = exports.iter().find(|e| e.starts_with(&prefix) || e.as_str() == INTERFACE) {
+    if let Some(other) = exports
+        .iter()
+        .find(|e| e.starts_with(&prefix) || e.as_str() == INTERFACE)
+    {
         let found = match other.strip_prefix(&prefix) {
             Some(v) => format!("twip:policy@{v}"),
             None => "an unversioned twip:policy".to_string(),
@@ -380,7 +392,10 @@ impl Plugin {
     pub fn place_raw(&mut self, req: &Request) -> Result<Vec<u32>, PolicyError> {
         let fuel = self.limits.fuel_for(req);
         let (store, bindings) = self.arm(fuel)?;
-        match bindings.twip_policy_placement().call_place(&mut *store, req) {
+        match bindings
+            .twip_policy_placement()
+            .call_place(&mut *store, req)
+        {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(e)) => Err(PolicyError::Refused {
                 policy: self.info.name.clone(),
@@ -420,7 +435,15 @@ impl Plugin {
             self.set_budget(&mut store, self.limits.fuel_base)?;
             let bindings = match self.pre.instantiate(&mut store) {
                 Ok(b) => b,
-                Err(e) => return Err(classify(e, &store, &self.limits, self.limits.fuel_base, true)),
+                Err(e) => {
+                    return Err(classify(
+                        e,
+                        &store,
+                        &self.limits,
+                        self.limits.fuel_base,
+                        true,
+                    ))
+                }
             };
             self.live = Some((store, bindings));
         }

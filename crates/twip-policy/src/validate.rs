@@ -28,7 +28,10 @@ pub fn check_request(req: &Request) -> Result<(), String> {
             ));
         }
         if !ids.insert(node.id.as_str()) {
-            return Err(format!("node id '{}' appears twice (nodes #{i} and before)", node.id));
+            return Err(format!(
+                "node id '{}' appears twice (nodes #{i} and before)",
+                node.id
+            ));
         }
     }
     let mut names = HashSet::with_capacity(req.services.len());

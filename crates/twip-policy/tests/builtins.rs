@@ -50,7 +50,10 @@ fn builtins_pass_the_conformance_battery() {
 
 #[test]
 fn wasm_and_native_twins_agree() {
-    let mut requests: Vec<Request> = conformance::cases().into_iter().map(|c| c.request).collect();
+    let mut requests: Vec<Request> = conformance::cases()
+        .into_iter()
+        .map(|c| c.request)
+        .collect();
     let mut big = uniform_nodes(100, 3, "m5.large", 4000, 16384);
     for i in 0..8u32 {
         let mut s = service(&format!("s{i}"), 40 + i * 7, 300 + 100 * i, 256 << (i % 4));
@@ -69,7 +72,9 @@ fn wasm_and_native_twins_agree() {
             let nat = native::place(kind, req);
             match (wasm, nat) {
                 (Ok(a), Ok(b2)) => assert_eq!(a, b2.concat(), "{}", b.name),
-                (Err(PolicyError::Refused { message, .. }), Err(e)) => assert_eq!(message, e.message),
+                (Err(PolicyError::Refused { message, .. }), Err(e)) => {
+                    assert_eq!(message, e.message)
+                }
                 (w, n) => panic!("{}: wasm {w:?} vs native {n:?}", b.name),
             }
         }
@@ -101,7 +106,11 @@ fn binpack_uses_fewest_nodes() {
 fn zone_spread_balances_zones_then_nodes() {
     let mut req = uniform_nodes(12, 3, "m5.large", 2000, 8192);
     req.services.push(service("web", 6, 100, 100));
-    let a = host().load_builtin("zone-spread").unwrap().place(&req).unwrap();
+    let a = host()
+        .load_builtin("zone-spread")
+        .unwrap()
+        .place(&req)
+        .unwrap();
     let mut zones = [0; 3];
     for &n in &a[0] {
         zones[req.nodes[n as usize].zone as usize] += 1;
@@ -135,7 +144,11 @@ fn invalid_requests_are_refused_before_the_plugin_runs() {
     let mut req = uniform_nodes(2, 1, "m5.large", 2000, 8192);
     req.services.push(service("a", 1, 1, 1));
     req.services.push(service("a", 1, 1, 1));
-    assert!(p.place(&req).unwrap_err().to_string().contains("'a' appears twice"));
+    assert!(p
+        .place(&req)
+        .unwrap_err()
+        .to_string()
+        .contains("'a' appears twice"));
     let mut req = uniform_nodes(2, 1, "m5.large", 2000, 8192);
     let mut s = service("a", 1, 1, 1);
     s.existing = vec![9];
@@ -147,7 +160,11 @@ fn invalid_requests_are_refused_before_the_plugin_runs() {
 fn refusals_explain_why() {
     let mut req = uniform_nodes(3, 1, "m5.large", 2000, 8192);
     req.services.push(service("huge", 2, 4000, 1024));
-    let err = host().load_builtin("binpack").unwrap().place(&req).unwrap_err();
+    let err = host()
+        .load_builtin("binpack")
+        .unwrap()
+        .place(&req)
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "policy 'binpack' cannot place the request (insufficient-capacity): service 'huge': only 0 of 2 replicas fit: no node has 4000m cpu and 1024 MiB memory free"
@@ -193,4 +210,25 @@ fn c_example_passes_the_conformance_battery() {
     let mut req = uniform_nodes(3, 1, "m5.large", 1000, 1000);
     req.services.push(service("web", 3, 300, 100));
     assert_eq!(p.place(&req).unwrap(), vec![vec![0, 0, 0]]);
+}
+
+#[test]
+fn plugins_move_between_threads_and_hosts_are_shared() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<twip_policy::Plugin>();
+    sync::<Host>();
+    let mut req = uniform_nodes(4, 2, "m5.large", 2000, 8192);
+    req.services.push(service("web", 4, 100, 100));
+    let handles: Vec<_> = BUILTINS
+        .iter()
+        .map(|b| {
+            let mut p = host().load_builtin(b.name).unwrap();
+            let req = req.clone();
+            std::thread::spawn(move || p.place(&req).unwrap())
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap()[0].len(), 4);
+    }
 }

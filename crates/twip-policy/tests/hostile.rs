@@ -39,13 +39,17 @@ fn refused_on(host: &Host, wasm: &[u8], req: &Request) -> PolicyError {
     }
     let mut ok = host.load_builtin("spread").expect("built-in loads");
     let good = small_request();
-    ok.place(&good).expect("host keeps working after a hostile plugin");
+    ok.place(&good)
+        .expect("host keeps working after a hostile plugin");
     first.unwrap()
 }
 
 #[test]
 fn infinite_loop_runs_out_of_fuel() {
-    let err = refused(&hostile("(loop $l (br $l)) (unreachable)", ""), &small_request());
+    let err = refused(
+        &hostile("(loop $l (br $l)) (unreachable)", ""),
+        &small_request(),
+    );
     assert!(matches!(err, PolicyError::OutOfFuel { .. }), "{err}");
     assert!(err.to_string().contains("ran out of fuel"), "{err}");
 }
@@ -63,24 +67,43 @@ fn infinite_loop_hits_the_deadline_when_fuel_is_plenty() {
     })
     .unwrap();
     let t = Instant::now();
-    let err = refused_on(&host, &hostile("(loop $l (br $l)) (unreachable)", ""), &small_request());
+    let err = refused_on(
+        &host,
+        &hostile("(loop $l (br $l)) (unreachable)", ""),
+        &small_request(),
+    );
     assert!(matches!(err, PolicyError::Timeout { ms: 200 }), "{err}");
-    assert!(t.elapsed() >= Duration::from_millis(400), "two calls of ≥ 200 ms each");
-    assert_eq!(err.to_string(), "plugin missed its deadline of 200 ms and was interrupted");
+    assert!(
+        t.elapsed() >= Duration::from_millis(400),
+        "two calls of ≥ 200 ms each"
+    );
+    assert_eq!(
+        err.to_string(),
+        "plugin missed its deadline of 200 ms and was interrupted"
+    );
 }
 
 #[test]
 fn memory_bomb_hits_the_cap() {
-    let body = "(loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) (unreachable)";
+    let body =
+        "(loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) (unreachable)";
     let err = refused(&hostile(body, ""), &small_request());
-    assert!(matches!(err, PolicyError::MemoryLimit { cap_mib: 64 }), "{err}");
+    assert!(
+        matches!(err, PolicyError::MemoryLimit { cap_mib: 64 }),
+        "{err}"
+    );
     assert_eq!(err.to_string(), "plugin exceeded its memory cap of 64 MiB");
 }
 
 #[test]
 fn oversized_initial_memory_is_refused_at_instantiation() {
-    let wat = module_wat("(i32.const 0)", "").replace("(memory (export \"memory\") 1)", "(memory (export \"memory\") 2000)");
-    let err = host().load(&component(&wat, WIT)).expect_err("128 MiB initial memory");
+    let wat = module_wat("(i32.const 0)", "").replace(
+        "(memory (export \"memory\") 1)",
+        "(memory (export \"memory\") 2000)",
+    );
+    let err = host()
+        .load(&component(&wat, WIT))
+        .expect_err("128 MiB initial memory");
     assert!(matches!(err, PolicyError::MemoryLimit { .. }), "{err}");
 }
 
@@ -93,13 +116,17 @@ fn trap_is_reported() {
 
 #[test]
 fn division_by_zero_is_a_trap() {
-    let err = refused(&hostile("(i32.div_u (i32.const 1) (i32.const 0))", ""), &small_request());
+    let err = refused(
+        &hostile("(i32.div_u (i32.const 1) (i32.const 0))", ""),
+        &small_request(),
+    );
     assert!(err.to_string().contains("plugin trapped"), "{err}");
 }
 
 #[test]
 fn stack_overflow_is_reported() {
-    let extra = "(func $r (param i32) (result i32) (call $r (i32.add (local.get 0) (i32.const 1))))";
+    let extra =
+        "(func $r (param i32) (result i32) (call $r (i32.add (local.get 0) (i32.const 1))))";
     let err = refused(&hostile("(call $r (i32.const 0))", extra), &small_request());
     assert!(matches!(err, PolicyError::StackOverflow), "{err}");
 }
@@ -140,7 +167,11 @@ fn huge_error_message_is_truncated() {
     match &err {
         PolicyError::Refused { kind, message, .. } => {
             assert_eq!(*kind, "other");
-            assert!(message.len() < 1100 && message.ends_with("(truncated)"), "{}", message.len());
+            assert!(
+                message.len() < 1100 && message.ends_with("(truncated)"),
+                "{}",
+                message.len()
+            );
         }
         e => panic!("{e}"),
     }
@@ -167,7 +198,10 @@ fn violation(answer: &[Vec<u32>], req: &Request) -> Violation {
 #[test]
 fn fixed_valid_answer_is_accepted() {
     let mut p = host().load(&fixed_answer(&[vec![0, 1], vec![3]])).unwrap();
-    assert_eq!(p.place(&small_request()).unwrap(), vec![vec![0, 1], vec![3]]);
+    assert_eq!(
+        p.place(&small_request()).unwrap(),
+        vec![vec![0, 1], vec![3]]
+    );
     assert_eq!(p.info().name, "hostile");
 }
 
@@ -198,7 +232,12 @@ fn unknown_node_is_rejected() {
     let v = violation(&[vec![0, 7], vec![3]], &small_request());
     assert_eq!(
         v,
-        Violation::UnknownNode { service: "web".into(), replica: 1, node: 7, nodes: 4 }
+        Violation::UnknownNode {
+            service: "web".into(),
+            replica: 1,
+            node: 7,
+            nodes: 4
+        }
     );
 }
 
@@ -214,9 +253,29 @@ fn replica_placed_twice_is_rejected() {
 #[test]
 fn replica_not_placed_is_rejected() {
     let v = violation(&[vec![0, 1], vec![]], &small_request());
-    assert!(matches!(v, Violation::ReplicaTotal { placed: 2, requested: 3, .. }), "{v}");
+    assert!(
+        matches!(
+            v,
+            Violation::ReplicaTotal {
+                placed: 2,
+                requested: 3,
+                ..
+            }
+        ),
+        "{v}"
+    );
     let v = violation(&[], &small_request());
-    assert!(matches!(v, Violation::ReplicaTotal { placed: 0, requested: 3, .. }), "{v}");
+    assert!(
+        matches!(
+            v,
+            Violation::ReplicaTotal {
+                placed: 0,
+                requested: 3,
+                ..
+            }
+        ),
+        "{v}"
+    );
 }
 
 #[test]
@@ -245,7 +304,10 @@ fn broken_zone_anti_affinity_is_rejected() {
 #[test]
 fn moved_existing_replica_is_rejected() {
     let v = violation(&[vec![0, 1], vec![2]], &small_request());
-    assert!(matches!(v, Violation::ExistingMoved { ref node, .. } if node == "node-3"), "{v}");
+    assert!(
+        matches!(v, Violation::ExistingMoved { ref node, .. } if node == "node-3"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -257,10 +319,15 @@ fn wrong_interface_version_names_both_versions() {
         "(unreachable)",
         "",
     );
-    let err = host().load(&component(&wat, &wit)).expect_err("version 0.2.0");
+    let err = host()
+        .load(&component(&wat, &wit))
+        .expect_err("version 0.2.0");
     assert!(matches!(err, PolicyError::VersionMismatch { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains("twip:policy@0.2.0") && text.contains("twip:policy@0.1.0"), "{text}");
+    assert!(
+        text.contains("twip:policy@0.2.0") && text.contains("twip:policy@0.1.0"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -271,9 +338,15 @@ fn wasi_import_is_refused() {
     );
     let extra = r#"(import "wasi:random/random@0.2.0" "get-random-u64" (func $rand (result i64)))"#;
     // Imports must come first in a module: put the import right after `(module`.
-    let wat = module_wat("(unreachable)", "").replacen("(module", &format!("(module\n  {extra}"), 1);
-    let err = host().load(&component(&wat, &wit)).expect_err("WASI import");
-    assert!(matches!(err, PolicyError::ForbiddenImport(ref i) if i == "wasi:random/random@0.2.0"), "{err}");
+    let wat =
+        module_wat("(unreachable)", "").replacen("(module", &format!("(module\n  {extra}"), 1);
+    let err = host()
+        .load(&component(&wat, &wit))
+        .expect_err("WASI import");
+    assert!(
+        matches!(err, PolicyError::ForbiddenImport(ref i) if i == "wasi:random/random@0.2.0"),
+        "{err}"
+    );
     assert!(err.to_string().contains("no WASI"), "{err}");
 }
 
@@ -287,7 +360,9 @@ fn core_module_is_not_a_component() {
 
 #[test]
 fn garbage_is_not_wasm() {
-    let err = host().load(b"#!/bin/sh\necho hi\n").expect_err("shell script");
+    let err = host()
+        .load(b"#!/bin/sh\necho hi\n")
+        .expect_err("shell script");
     assert!(matches!(err, PolicyError::NotWasm), "{err}");
     let mut broken = hostile("(unreachable)", "");
     broken.truncate(broken.len() / 2);
@@ -300,7 +375,9 @@ fn component_without_the_interface_is_refused() {
     let wit = "package other:thing;\ninterface api { hello: func() -> u32; }\nworld policy { export api; }\n";
     let wat = r#"(module (memory (export "memory") 1)
       (func (export "other:thing/api#hello") (result i32) (i32.const 1)))"#;
-    let err = host().load(&component(wat, wit)).expect_err("no placement export");
+    let err = host()
+        .load(&component(wat, wit))
+        .expect_err("no placement export");
     assert!(matches!(err, PolicyError::MissingExport { .. }), "{err}");
     assert!(err.to_string().contains("other:thing/api"), "{err}");
 }

@@ -37,7 +37,9 @@ fn component(input: &str, output: &str) -> Result<()> {
 fn c_bindings(wit: &str, world: &str, out: &str) -> Result<()> {
     use wit_bindgen_core::wit_parser::Resolve;
     let mut resolve = Resolve::default();
-    let (pkg, _) = resolve.push_path(wit).with_context(|| format!("parsing {wit}"))?;
+    let (pkg, _) = resolve
+        .push_path(wit)
+        .with_context(|| format!("parsing {wit}"))?;
     let world = resolve.select_world(&[pkg], Some(world))?;
     let mut files = wit_bindgen_core::Files::default();
     wit_bindgen_c::Opts::default()

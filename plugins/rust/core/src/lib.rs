@@ -101,12 +101,109 @@ impl Fail {
     }
 }
 
-const LOAD_BITS: u32 = 20;
-const COUNT_BITS: u32 = 21;
+/// Per-node state of the greedy loop, kept together so that the hot scan
+/// reads one array.
+#[derive(Clone, Copy)]
+struct St {
+    free_cpu: u32,
+    free_mem: u32,
+    /// Replicas of the current service on this node.
+    count: u32,
+    /// How full the node is, in 1/65536 (see `load_of`).
+    load: u32,
+    zone: u32,
+}
+
+/// Scoring modes of the scan (const generics: the choice is made once per
+/// service, not once per node).
+const NODE_SPREAD: u8 = 0;
+const ZONE_SPREAD: u8 = 1;
+const PACK_CPU: u8 = 2;
+const PACK_MEM: u8 = 3;
+/// Anti-affinity modes.
+const ANTI_NONE: u8 = 0;
+const ANTI_NODE: u8 = 1;
+const ANTI_ZONE: u8 = 2;
+
+/// The feasible node with the lowest score (lowest index on ties), and
+/// whether anti-affinity excluded a node that had room.
+#[inline(always)]
+fn pick<const MODE: u8, const ANTI: u8>(
+    st: &[St],
+    zone_count: &[u32],
+    cpu: u32,
+    mem: u32,
+) -> (usize, bool) {
+    let mut best = u64::MAX;
+    let mut best_i = usize::MAX;
+    let mut blocked = false;
+    for (i, x) in st.iter().enumerate() {
+        if x.free_cpu < cpu || x.free_mem < mem {
+            continue;
+        }
+        if ANTI == ANTI_NODE && x.count > 0 {
+            blocked = true;
+            continue;
+        }
+        let zc = if MODE == ZONE_SPREAD || ANTI == ANTI_ZONE {
+            zone_count[x.zone as usize]
+        } else {
+            0
+        };
+        if ANTI == ANTI_ZONE && zc > 0 {
+            blocked = true;
+            continue;
+        }
+        let score = match MODE {
+            NODE_SPREAD => ((x.count as u64) << 32) | x.load as u64,
+            ZONE_SPREAD => {
+                ((zc.min((1 << 23) - 1) as u64) << 41)
+                    | ((x.count.min((1 << 21) - 1) as u64) << 20)
+                    | x.load as u64
+            }
+            // Best fit on the scarcest resource, then on the other one.
+            PACK_CPU => (((x.free_cpu - cpu) as u64) << 32) | (x.free_mem - mem) as u64,
+            _ => (((x.free_mem - mem) as u64) << 32) | (x.free_cpu - cpu) as u64,
+        };
+        if score < best || best_i == usize::MAX {
+            best = score;
+            best_i = i;
+        }
+    }
+    (best_i, blocked)
+}
+
+fn pick_any(
+    mode: u8,
+    anti: Option<Topo>,
+    st: &[St],
+    zone_count: &[u32],
+    cpu: u32,
+    mem: u32,
+) -> (usize, bool) {
+    macro_rules! modes {
+        ($($m:ident),*) => {
+            match (mode, anti) {
+                $(
+                    ($m, None) => pick::<$m, ANTI_NONE>(st, zone_count, cpu, mem),
+                    ($m, Some(Topo::Node)) => pick::<$m, ANTI_NODE>(st, zone_count, cpu, mem),
+                    ($m, Some(Topo::Zone)) => pick::<$m, ANTI_ZONE>(st, zone_count, cpu, mem),
+                )*
+                _ => unreachable!("unknown scan mode"),
+            }
+        };
+    }
+    modes!(NODE_SPREAD, ZONE_SPREAD, PACK_CPU, PACK_MEM)
+}
 
 /// Places every service; answer `s` holds the node index of each replica of
 /// service `s` (kept existing replicas first, then the new ones).
-pub fn place(kind: Kind, zones: usize, nodes: &[NodeCap], services: &[Svc]) -> Result<Vec<Vec<u32>>, Fail> {
+pub fn place(
+    kind: Kind,
+    zones: usize,
+    nodes: &[NodeCap],
+    services: &[Svc],
+) -> Result<Vec<Vec<u32>>, Fail> {
     let n = nodes.len();
     for (i, node) in nodes.iter().enumerate() {
         if node.zone as usize >= zones {
@@ -116,40 +213,57 @@ pub fn place(kind: Kind, zones: usize, nodes: &[NodeCap], services: &[Svc]) -> R
             )));
         }
     }
+    let mut st: Vec<St> = nodes
+        .iter()
+        .map(|x| St {
+            free_cpu: x.cpu,
+            free_mem: x.mem,
+            count: 0,
+            load: 0,
+            zone: x.zone,
+        })
+        .collect();
     // Free capacity after the existing replicas that are kept.
-    let mut free_cpu: Vec<u32> = nodes.iter().map(|x| x.cpu).collect();
-    let mut free_mem: Vec<u32> = nodes.iter().map(|x| x.mem).collect();
     let mut out: Vec<Vec<u32>> = Vec::with_capacity(services.len());
     for (si, s) in services.iter().enumerate() {
         let keep = s.existing.len().min(s.replicas as usize);
         let mut v = Vec::with_capacity(s.replicas as usize);
         for &x in &s.existing[..keep] {
-            let xi = x as usize;
-            if xi >= n {
+            let Some(node) = st.get_mut(x as usize) else {
                 return Err(Fail::Invalid(format!(
                     "service #{si} has an existing replica on node #{x} but the request has {n} nodes"
                 )));
-            }
-            if free_cpu[xi] < s.cpu || free_mem[xi] < s.mem {
+            };
+            if node.free_cpu < s.cpu || node.free_mem < s.mem {
                 return Err(Fail::Invalid(format!(
                     "existing replicas overcommit node #{x} (service #{si} does not fit)"
                 )));
             }
-            free_cpu[xi] -= s.cpu;
-            free_mem[xi] -= s.mem;
+            node.free_cpu -= s.cpu;
+            node.free_mem -= s.mem;
             v.push(x);
         }
         out.push(v);
+    }
+    for (x, node) in st.iter_mut().zip(nodes) {
+        x.load = load_of(node, x.free_cpu, x.free_mem);
     }
 
     // Service order: request order, or largest demand first for binpack.
     let mut order: Vec<usize> = (0..services.len()).collect();
     let total_cpu: u64 = nodes.iter().map(|x| x.cpu as u64).sum::<u64>().max(1);
     let total_mem: u64 = nodes.iter().map(|x| x.mem as u64).sum::<u64>().max(1);
-    let demand_cpu: u64 = services.iter().map(|s| s.cpu as u64 * s.replicas as u64).sum();
-    let demand_mem: u64 = services.iter().map(|s| s.mem as u64 * s.replicas as u64).sum();
+    let demand_cpu: u64 = services
+        .iter()
+        .map(|s| s.cpu as u64 * s.replicas as u64)
+        .sum();
+    let demand_mem: u64 = services
+        .iter()
+        .map(|s| s.mem as u64 * s.replicas as u64)
+        .sum();
     // Scarcest resource: the larger demand/capacity ratio (cross-multiplied).
-    let cpu_scarce = demand_cpu as u128 * total_mem as u128 >= demand_mem as u128 * total_cpu as u128;
+    let cpu_scarce =
+        demand_cpu as u128 * total_mem as u128 >= demand_mem as u128 * total_cpu as u128;
     if kind == Kind::Binpack {
         // Stable sort keeps request order among equals: deterministic.
         order.sort_by(|&a, &b| {
@@ -160,8 +274,6 @@ pub fn place(kind: Kind, zones: usize, nodes: &[NodeCap], services: &[Svc]) -> R
         });
     }
 
-    let mut load: Vec<u32> = (0..n).map(|i| load_of(&nodes[i], free_cpu[i], free_mem[i])).collect();
-    let mut node_count = vec![0u32; n];
     let mut zone_count = vec![0u32; zones];
     for &si in &order {
         let s = &services[si];
@@ -169,75 +281,41 @@ pub fn place(kind: Kind, zones: usize, nodes: &[NodeCap], services: &[Svc]) -> R
         if placed.len() >= s.replicas as usize {
             continue;
         }
-        node_count.iter_mut().for_each(|c| *c = 0);
+        st.iter_mut().for_each(|x| x.count = 0);
         zone_count.iter_mut().for_each(|c| *c = 0);
         for &x in placed.iter() {
-            node_count[x as usize] += 1;
+            st[x as usize].count += 1;
             zone_count[nodes[x as usize].zone as usize] += 1;
         }
-        let zone_first = match kind {
-            Kind::ZoneSpread => true,
-            Kind::Spread => s.spread == Some(Topo::Zone),
-            Kind::Binpack => false,
+        let mode = match kind {
+            Kind::ZoneSpread => ZONE_SPREAD,
+            Kind::Spread if s.spread == Some(Topo::Zone) => ZONE_SPREAD,
+            Kind::Spread => NODE_SPREAD,
+            Kind::Binpack if cpu_scarce => PACK_CPU,
+            Kind::Binpack => PACK_MEM,
         };
         while placed.len() < s.replicas as usize {
-            let mut best = u64::MAX;
-            let mut best_i = usize::MAX;
-            let mut blocked_by_anti = false;
-            for i in 0..n {
-                if free_cpu[i] < s.cpu || free_mem[i] < s.mem {
-                    continue;
-                }
-                let z = nodes[i].zone as usize;
-                match s.anti {
-                    Some(Topo::Node) if node_count[i] > 0 => {
-                        blocked_by_anti = true;
-                        continue;
-                    }
-                    Some(Topo::Zone) if zone_count[z] > 0 => {
-                        blocked_by_anti = true;
-                        continue;
-                    }
-                    _ => {}
-                }
-                let score = match kind {
-                    Kind::Binpack => {
-                        // Best fit on the scarcest resource, then the other.
-                        let (a, b) = if cpu_scarce {
-                            (free_cpu[i] - s.cpu, free_mem[i] - s.mem)
-                        } else {
-                            (free_mem[i] - s.mem, free_cpu[i] - s.cpu)
-                        };
-                        ((a as u64) << 32) | b as u64
-                    }
-                    Kind::Spread | Kind::ZoneSpread => {
-                        let nc = (node_count[i] as u64).min((1 << COUNT_BITS) - 1);
-                        let zc = if zone_first {
-                            (zone_count[z] as u64).min((1 << (64 - LOAD_BITS - COUNT_BITS)) - 1)
-                        } else {
-                            0
-                        };
-                        (zc << (LOAD_BITS + COUNT_BITS)) | (nc << LOAD_BITS) | load[i] as u64
-                    }
-                };
-                if score < best {
-                    best = score;
-                    best_i = i;
-                }
-            }
+            let (best_i, blocked_by_anti) = pick_any(mode, s.anti, &st, &zone_count, s.cpu, s.mem);
             if best_i == usize::MAX {
                 let placed = placed.len() as u32;
                 return Err(if blocked_by_anti {
-                    Fail::Unsatisfiable { service: si, placed }
+                    Fail::Unsatisfiable {
+                        service: si,
+                        placed,
+                    }
                 } else {
-                    Fail::Capacity { service: si, placed }
+                    Fail::Capacity {
+                        service: si,
+                        placed,
+                    }
                 });
             }
-            free_cpu[best_i] -= s.cpu;
-            free_mem[best_i] -= s.mem;
-            load[best_i] = load_of(&nodes[best_i], free_cpu[best_i], free_mem[best_i]);
-            node_count[best_i] += 1;
-            zone_count[nodes[best_i].zone as usize] += 1;
+            let x = &mut st[best_i];
+            x.free_cpu -= s.cpu;
+            x.free_mem -= s.mem;
+            x.load = load_of(&nodes[best_i], x.free_cpu, x.free_mem);
+            x.count += 1;
+            zone_count[x.zone as usize] += 1;
             placed.push(best_i as u32);
         }
     }
@@ -250,5 +328,5 @@ fn load_of(node: &NodeCap, free_cpu: u32, free_mem: u32) -> u32 {
     let m = node.mem.max(1) as u64;
     let used_c = ((c - free_cpu.min(node.cpu) as u64) << 16) / c;
     let used_m = ((m - free_mem.min(node.mem) as u64) << 16) / m;
-    used_c.max(used_m).min((1 << LOAD_BITS) - 1) as u32
+    used_c.max(used_m) as u32
 }
