@@ -11,6 +11,9 @@
 //!
 //! `GET /health` answers at once; any other request waits a drawn service
 //! time and answers `200` with `TWIP_NAME` in the body.
+//!
+//! `twip-testapp --health` is the container's health check: it asks
+//! `127.0.0.1:PORT/health` and exits 0 if the answer is 200.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -110,8 +113,25 @@ fn serve(
     }
 }
 
+fn health(port: &str) -> std::process::ExitCode {
+    use std::io::Read;
+    let ok = (|| -> std::io::Result<bool> {
+        let mut s = TcpStream::connect(format!("127.0.0.1:{port}"))?;
+        s.set_read_timeout(Some(Duration::from_secs(2)))?;
+        s.write_all(b"GET /health HTTP/1.0\r\n\r\n")?;
+        let mut answer = String::new();
+        s.read_to_string(&mut answer)?;
+        Ok(answer.starts_with("HTTP/1.1 200"))
+    })()
+    .unwrap_or(false);
+    std::process::ExitCode::from(if ok { 0 } else { 1 })
+}
+
 fn main() -> std::process::ExitCode {
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    if std::env::args().nth(1).as_deref() == Some("--health") {
+        return health(&env("PORT", "8080"));
+    }
     let dist = match parse_dist(&env("TWIP_SERVICE_TIME", "constant:1")) {
         Ok(d) => d,
         Err(e) => {

@@ -1,0 +1,264 @@
+//! What should run: one container spec per placement of the plan, and the
+//! front proxy's configuration. Pure: no engine here.
+
+use twip_model::plan::Plan;
+use twip_model::{Dist, Scenario};
+
+/// Labels twip puts on everything it creates.
+pub const LABEL_ENV: &str = "twip.env";
+/// Service label.
+pub const LABEL_SERVICE: &str = "twip.service";
+/// Replica index label.
+pub const LABEL_REPLICA: &str = "twip.replica";
+/// Node label (the plan's node the replica is placed on).
+pub const LABEL_NODE: &str = "twip.node";
+/// Hash of the container spec: a changed spec means a new container.
+pub const LABEL_SPEC: &str = "twip.spec";
+
+/// Where the front proxy keeps its configuration inside its container.
+pub const PROXY_CONF: &str = "/etc/twip/nginx.conf";
+
+/// One container to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// Container name: `twip-ENV-SERVICE-REPLICA-HASH`.
+    pub name: String,
+    /// Service.
+    pub service: String,
+    /// Replica index.
+    pub replica: u32,
+    /// Plan node.
+    pub node: String,
+    /// Image.
+    pub image: String,
+    /// Environment (`K=V`).
+    pub env: Vec<String>,
+    /// Command, if not the image's.
+    pub cmd: Option<Vec<String>>,
+    /// CPU limit in 1e-9 CPUs.
+    pub nano_cpus: i64,
+    /// Memory limit in bytes.
+    pub memory_bytes: i64,
+    /// Port the container listens on.
+    pub port: u16,
+    /// Host port on 127.0.0.1, for the entry service only.
+    pub publish: Option<u16>,
+    /// Health check command (Docker `CMD` form).
+    pub health: Vec<String>,
+    /// Health check interval in seconds.
+    pub health_interval_s: f64,
+    /// Consecutive failures before unhealthy.
+    pub health_retries: u32,
+    /// Hash of everything above but the name.
+    pub hash: String,
+    /// True for the entry service (the nginx front twip configures).
+    pub is_proxy: bool,
+}
+
+/// The desired state of one environment.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// Environment name.
+    pub env: String,
+    /// Docker network of the environment.
+    pub network: String,
+    /// Containers, services in scenario order.
+    pub containers: Vec<Spec>,
+    /// nginx configuration of the front, from the plan's replicas.
+    pub proxy_conf: String,
+    /// Warnings to show before applying (e.g. a service with no replica).
+    pub warnings: Vec<String>,
+}
+
+/// FNV-1a, stable across Rust versions (unlike `DefaultHasher`).
+fn fnv(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    format!("{h:016x}")[..8].to_string()
+}
+
+/// `TWIP_SERVICE_TIME` for the test backend, from the scenario's distribution.
+fn service_time_env(d: &Dist) -> String {
+    match d {
+        Dist::Exponential { mean_ms } => format!("exponential:{mean_ms}"),
+        Dist::Constant { mean_ms } => format!("constant:{mean_ms}"),
+        Dist::Lognormal { .. } => format!("lognormal:{}:{}", d.mean_ms(), d.quantile_ms(0.99)),
+        Dist::Gamma { .. } => format!("gamma:{}:{}", d.mean_ms(), d.quantile_ms(0.99)),
+        // The backend does not resample measurements: it keeps their mean.
+        Dist::Empirical { .. } => format!("constant:{}", d.mean_ms()),
+    }
+}
+
+/// The desired state of `env` for `plan` over `scenario`, the entry
+/// published on 127.0.0.1:`port`.
+pub fn desired(plan: &Plan, scenario: &Scenario, env: &str, port: u16) -> Result<Desired, String> {
+    if env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(format!(
+            "environment name {env:?}: use letters, digits and '-'"
+        ));
+    }
+    let entry = &scenario.services[scenario.traffic.entry];
+    let mut containers = Vec::new();
+    let mut warnings = Vec::new();
+    for (si, svc) in scenario.services.iter().enumerate() {
+        let replicas = *plan.replicas.get(&svc.name).unwrap_or(&svc.replicas);
+        if replicas == 0 {
+            let callers: Vec<&str> = scenario
+                .services
+                .iter()
+                .filter(|s| s.calls.iter().any(|c| c.to == si))
+                .map(|s| s.name.as_str())
+                .collect();
+            warnings.push(format!(
+                "service {} has no replica: requests routed to it will fail{}",
+                svc.name,
+                if callers.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (the front answers 502 for {})", callers.join(", "))
+                }
+            ));
+        }
+        let is_proxy = svc.name == entry.name;
+        for r in 0..replicas {
+            let node = plan
+                .placements
+                .iter()
+                .find(|p| p.service == svc.name && p.replica == r)
+                .map(|p| p.node.clone())
+                .unwrap_or_else(|| "unplaced".into());
+            let (env_vars, cmd, health) = if is_proxy {
+                let script = format!(
+                    "mkdir -p /etc/twip && [ -s {PROXY_CONF} ] || echo \"$TWIP_NGINX_CONF\" | base64 -d > {PROXY_CONF}; exec nginx -c {PROXY_CONF} -g 'daemon off;'"
+                );
+                (
+                    vec![],
+                    Some(vec!["sh".into(), "-c".into(), script]),
+                    vec![
+                        "CMD".into(),
+                        "curl".into(),
+                        "-fsS".into(),
+                        "-o".into(),
+                        "/dev/null".into(),
+                        format!("http://127.0.0.1:{}/twip-health", svc.port),
+                    ],
+                )
+            } else if svc.image.starts_with("twip/app") {
+                (
+                    vec![
+                        format!("PORT={}", svc.port),
+                        format!("TWIP_SERVICE_TIME={}", service_time_env(&svc.service_time)),
+                        format!("TWIP_WORKERS={}", svc.workers),
+                        format!("TWIP_NAME={}-{r}", svc.name),
+                    ],
+                    None,
+                    vec!["CMD".into(), "/twip-testapp".into(), "--health".into()],
+                )
+            } else {
+                (
+                    vec![],
+                    None,
+                    vec![
+                        "CMD".into(),
+                        "curl".into(),
+                        "-fsS".into(),
+                        "-o".into(),
+                        "/dev/null".into(),
+                        format!("http://127.0.0.1:{}/", svc.port),
+                    ],
+                )
+            };
+            let mut spec = Spec {
+                name: String::new(),
+                service: svc.name.clone(),
+                replica: r,
+                node,
+                image: svc.image.clone(),
+                env: env_vars,
+                cmd,
+                nano_cpus: (svc.cpu * 1e9) as i64,
+                memory_bytes: svc.memory_mb as i64 * 1024 * 1024,
+                port: svc.port,
+                publish: (is_proxy).then(|| port + r as u16),
+                health,
+                health_interval_s: svc.health_check.interval_s,
+                health_retries: svc.health_check.failures,
+                hash: String::new(),
+                is_proxy,
+            };
+            spec.hash = fnv(&format!(
+                "{:?}",
+                (
+                    &spec.image,
+                    &spec.env,
+                    &spec.cmd,
+                    spec.nano_cpus,
+                    spec.memory_bytes,
+                    spec.port,
+                    spec.publish,
+                    &spec.health,
+                    spec.health_interval_s.to_bits(),
+                    spec.health_retries,
+                    &spec.node
+                )
+            ));
+            spec.name = format!("twip-{env}-{}-{r}-{}", svc.name, spec.hash);
+            containers.push(spec);
+        }
+    }
+    let proxy_conf = proxy_conf(scenario, &containers);
+    Ok(Desired {
+        env: env.to_string(),
+        network: format!("twip-{env}"),
+        containers,
+        proxy_conf,
+        warnings,
+    })
+}
+
+/// nginx configuration of the front: one upstream per service it calls,
+/// `/NAME/` routed to each, `/` to the last call, `/twip-health` for checks.
+/// Upstreams name containers on the environment's network.
+pub fn proxy_conf(scenario: &Scenario, containers: &[Spec]) -> String {
+    let entry = &scenario.services[scenario.traffic.entry];
+    let mut upstreams = String::new();
+    let mut locations = String::new();
+    for (k, call) in entry.calls.iter().enumerate() {
+        let svc = &scenario.services[call.to];
+        let servers: Vec<String> = containers
+            .iter()
+            .filter(|c| c.service == svc.name)
+            .map(|c| {
+                format!(
+                    "    server {}:{} max_fails=1 fail_timeout=5s;\n",
+                    c.name, c.port
+                )
+            })
+            .collect();
+        // nginx needs a server per upstream; a service with no replica gets
+        // one that refuses, so the front answers 502 as a real one would.
+        let servers = if servers.is_empty() {
+            "    server 127.0.0.1:1;\n".to_string()
+        } else {
+            servers.concat()
+        };
+        upstreams.push_str(&format!("  upstream {} {{\n{servers}  }}\n", svc.name));
+        locations.push_str(&format!(
+            "    location /{}/ {{ proxy_pass http://{}/; }}\n",
+            svc.name, svc.name
+        ));
+        if k + 1 == entry.calls.len() {
+            locations.push_str(&format!(
+                "    location / {{ proxy_pass http://{}; }}\n",
+                svc.name
+            ));
+        }
+    }
+    format!(
+        "worker_processes 1;\npid /run/nginx.pid;\nevents {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  proxy_next_upstream error timeout http_502;\n  proxy_connect_timeout 2s;\n  resolver 127.0.0.11 valid=5s;\n{upstreams}  server {{\n    listen {};\n    location = /twip-health {{ return 200 'ok'; }}\n{locations}  }}\n}}\n",
+        entry.port
+    )
+}
