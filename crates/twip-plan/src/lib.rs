@@ -465,6 +465,19 @@ impl Planner {
                 um += size[i].1;
             }
         }
+        let cap = (cpu as u64, mem as u64);
+        if r != base && !ffd_fits(&size, &r, nodes, cap) {
+            let (mut lo, mut hi) = (0u32, FILL_STEPS);
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2;
+                if ffd_fits(&size, &fill_fraction(&base, &r, mid), nodes, cap) {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            r = fill_fraction(&base, &r, lo);
+        }
         Some(Cand {
             ty,
             nodes,
@@ -605,6 +618,19 @@ impl Planner {
                 c.nodes
             ));
         }
+        let sizes: Vec<(u64, u64)> = self
+            .scenario
+            .services
+            .iter()
+            .map(|s| ((s.cpu * 1000.0).ceil() as u64, s.memory_mb as u64))
+            .collect();
+        if !ffd_fits(&sizes, &c.replicas, c.nodes, (cpu as u64, mem as u64)) {
+            return Err(format!(
+                "the replicas do not pack onto {} nodes of {} vCPU / {mem} MiB (first-fit decreasing)",
+                c.nodes,
+                cpu as f64 / 1000.0
+            ));
+        }
         Ok(())
     }
 
@@ -720,67 +746,55 @@ impl Planner {
             self.survive(FailureKind::Node),
             self.survive(FailureKind::Zone),
         );
-        // A filled replica of the largest service, to give back when the
-        // policy cannot place everything or the placement cannot survive.
-        let give_back = |c: &mut Cand| -> bool {
-            let extra = (0..c.replicas.len())
-                .filter(|&i| c.replicas[i] > c.base[i])
-                .max_by_key(|&i| {
-                    let sv = &s.services[i];
-                    (
-                        (sv.cpu * 1000.0) as u64,
-                        sv.memory_mb,
-                        c.replicas[i] - c.base[i],
-                    )
-                });
-            match extra {
-                Some(i) => {
-                    c.replicas[i] -= 1;
-                    true
-                }
-                None => false,
-            }
-        };
-        let layout = loop {
-            if let Some(r) = self.cache.lookup(&Case::baseline(&c.replicas)) {
-                if let Some((k, why)) = r.violation() {
-                    stats.reused += 1;
-                    let kind = if k == "p99" {
-                        Kind::P99
-                    } else {
-                        Kind::ErrorRate
-                    };
-                    return Err((kind, why));
-                }
-            }
-            let layout = match self.place(c) {
-                Ok((layout, _)) => layout,
-                Err(why) => {
-                    if why.contains("insufficient-capacity") && give_back(c) {
-                        continue;
-                    }
-                    return Err((Kind::Policy, why));
-                }
-            };
-            let structure = if zone {
-                verify::zone_structure(s, &layout, &self.infra.zones)
-            } else {
-                Ok(())
-            }
-            .and_then(|_| {
-                if node {
-                    verify::node_structure(s, &layout)
+        // Fewer replicas pass no better: ask the cache before placing.
+        if let Some(r) = self.cache.lookup(&Case::baseline(&c.replicas)) {
+            if let Some((k, why)) = r.violation() {
+                stats.reused += 1;
+                let kind = if k == "p99" {
+                    Kind::P99
                 } else {
-                    Ok(())
+                    Kind::ErrorRate
+                };
+                return Err((kind, why));
+            }
+        }
+        let attempt = |r: &[u32]| -> Result<Layout, (Kind, String)> {
+            let mut c2 = c.clone();
+            c2.replicas = r.to_vec();
+            let (layout, _) = self.place(&c2).map_err(|w| (Kind::Policy, w))?;
+            if zone {
+                verify::zone_structure(s, &layout, &self.infra.zones)
+                    .map_err(|w| (Kind::Survive, w))?;
+            }
+            if node {
+                verify::node_structure(s, &layout).map_err(|w| (Kind::Survive, w))?;
+            }
+            Ok(layout)
+        };
+        // When the filled candidate cannot be placed (or the placement
+        // cannot survive), give filled replicas back: the largest fraction
+        // k/16 of them that works, by bisection.
+        let layout = match attempt(&c.replicas) {
+            Ok(l) => l,
+            Err(first) => {
+                if c.replicas == c.base {
+                    return Err(first);
                 }
-            });
-            match structure {
-                Ok(()) => break layout,
-                Err(why) => {
-                    if !give_back(c) {
-                        return Err((Kind::Survive, why));
+                let with = |k: u32| -> Vec<u32> { fill_fraction(&c.base, &c.replicas, k) };
+                let mut best = attempt(&with(0))?;
+                let (mut lo, mut hi) = (0u32, FILL_STEPS);
+                while hi - lo > 1 {
+                    let mid = (lo + hi) / 2;
+                    match attempt(&with(mid)) {
+                        Ok(l) => {
+                            lo = mid;
+                            best = l;
+                        }
+                        Err(_) => hi = mid,
                     }
                 }
+                c.replicas = with(lo);
+                best
             }
         };
         let cases = self.cases(&layout, zone, node);
@@ -1036,6 +1050,39 @@ impl Planner {
             Err((_, why)) => Err(format!("{}: {why}", self.describe(&c))),
         }
     }
+}
+
+/// Steps of the bisection that gives filled replicas back.
+const FILL_STEPS: u32 = 16;
+
+/// `base` plus `k / FILL_STEPS` of the extra replicas of `full`.
+fn fill_fraction(base: &[u32], full: &[u32], k: u32) -> Vec<u32> {
+    base.iter()
+        .zip(full)
+        .map(|(&b, &f)| b + (f - b) * k / FILL_STEPS)
+        .collect()
+}
+
+/// First-fit decreasing of `replicas` of `sizes` (millicores, MiB) onto
+/// `nodes` identical nodes: a quick, near-optimal packing test.
+fn ffd_fits(sizes: &[(u64, u64)], replicas: &[u32], nodes: u32, cap: (u64, u64)) -> bool {
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
+    let mut free = vec![cap; nodes as usize];
+    for i in order {
+        let (c, m) = sizes[i];
+        let mut start = 0;
+        for _ in 0..replicas[i] {
+            let Some(k) = (start..free.len()).find(|&k| free[k].0 >= c && free[k].1 >= m) else {
+                return false;
+            };
+            free[k].0 -= c;
+            free[k].1 -= m;
+            // Replicas of one size never fit an earlier node that refused one.
+            start = k;
+        }
+    }
+    true
 }
 
 /// `1, 3..5, 9` for a sorted list.
