@@ -14,6 +14,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::{fail, Format};
+
+/// Like `println!`, but a closed stdout (`| head`) ends the output quietly
+/// instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 use twip_policy::{conformance, Host, Plugin, PolicyError, Request, Service, Topology, BUILTINS};
 
 /// Arguments of `twip policy`.
@@ -126,13 +135,13 @@ fn list(format: Format) -> ExitCode {
                 .collect();
             let out =
                 serde_json::json!({ "interface": twip_policy::interface_id(), "builtins": v });
-            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         }
         Format::Table => {
-            println!("interface: {}", twip_policy::interface_id());
-            println!("{:<12} {:<8} {:>7}  description", "name", "version", "KiB");
+            outln!("interface: {}", twip_policy::interface_id());
+            outln!("{:<12} {:<8} {:>7}  description", "name", "version", "KiB");
             for (i, _, size) in &rows {
-                println!(
+                outln!(
                     "{:<12} {:<8} {:>7.1}  {}",
                     i.name,
                     i.version,
@@ -172,18 +181,18 @@ fn check(plugin: &str, format: Format) -> ExitCode {
                 "plugin": plugin, "name": p.info().name, "version": p.info().version,
                 "passed": outcomes.len() - failed, "failed": failed, "cases": cases,
             });
-            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         }
         Format::Table => {
-            println!(
+            outln!(
                 "policy '{}' {} — {}",
                 p.info().name,
                 p.info().version,
                 p.info().description
             );
-            println!("{:<4} {:<46} {:>9}  detail", "", "case", "µs");
+            outln!("{:<4} {:<46} {:>9}  detail", "", "case", "µs");
             for o in &outcomes {
-                println!(
+                outln!(
                     "{:<4} {:<46} {:>9}  {}",
                     if o.passed { "PASS" } else { "FAIL" },
                     o.case,
@@ -191,7 +200,7 @@ fn check(plugin: &str, format: Format) -> ExitCode {
                     o.detail
                 );
             }
-            println!("{} passed, {} failed", outcomes.len() - failed, failed);
+            outln!("{} passed, {} failed", outcomes.len() - failed, failed);
         }
     }
     if failed > 0 {
@@ -233,13 +242,17 @@ fn vcpu_to_millis(v: f64) -> Result<u32, String> {
 fn catalog_capacity(scenario: &twip_model::Scenario, name: &str) -> Result<(u32, u32), String> {
     let Some(path) = scenario.infrastructure.catalog.as_ref() else {
         return Err(format!(
-            "the scenario names no catalog: give --cpu and --memory-mb for instance type '{name}'"
+            "the scenario names no catalog ([infrastructure] catalog): give --cpu and --memory-mb for instance type '{name}'"
         ));
     };
-    Err(format!(
-        "reading catalog {} is not wired yet: give --cpu and --memory-mb for instance type '{name}'",
-        path.display()
-    ))
+    let catalog = twip_model::catalog::Catalog::load(path).map_err(|e| e.to_string())?;
+    let Some(t) = catalog.instance(name) else {
+        return Err(format!(
+            "instance type '{name}' is not in the catalog {} (or give --cpu and --memory-mb)",
+            path.display()
+        ));
+    };
+    Ok((vcpu_to_millis(t.vcpu)?, t.memory_mb))
 }
 
 fn build_request(
@@ -273,6 +286,29 @@ fn build_request(
         });
     }
     Ok(req)
+}
+
+/// `node-1, node-4 ×2, ...`: each node once, in order of first use.
+fn node_list(req: &Request, placed: &[u32]) -> String {
+    let mut seen: Vec<(u32, u32)> = Vec::new();
+    for &x in placed {
+        match seen.iter_mut().find(|(n, _)| *n == x) {
+            Some((_, c)) => *c += 1,
+            None => seen.push((x, 1)),
+        }
+    }
+    let parts: Vec<String> = seen
+        .iter()
+        .map(|&(x, c)| {
+            let id = &req.nodes[x as usize].id;
+            if c == 1 {
+                id.clone()
+            } else {
+                format!("{id} ×{c}")
+            }
+        })
+        .collect();
+    parts.join(", ")
 }
 
 fn place(
@@ -344,10 +380,10 @@ fn place(
                 "policy": { "name": p.info().name, "version": p.info().version },
                 "scenario": scenario.name, "services": services, "nodes": nodes,
             });
-            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         }
         Format::Table => {
-            println!(
+            outln!(
                 "scenario '{}' on {} × {} with policy '{}' {}",
                 scenario.name,
                 nodes,
@@ -355,22 +391,26 @@ fn place(
                 p.info().name,
                 p.info().version
             );
-            println!();
-            println!("{:<20} {:>8}  nodes", "service", "replicas");
+            outln!("");
+            outln!("{:<20} {:>8}  nodes", "service", "replicas");
             for (s, placed) in req.services.iter().zip(&answer) {
-                let ids: Vec<&str> = placed
-                    .iter()
-                    .map(|&x| req.nodes[x as usize].id.as_str())
-                    .collect();
-                println!("{:<20} {:>8}  {}", s.name, s.replicas, ids.join(", "));
+                outln!(
+                    "{:<20} {:>8}  {}",
+                    s.name,
+                    s.replicas,
+                    node_list(&req, placed)
+                );
             }
-            println!();
-            println!(
+            outln!("");
+            outln!(
                 "{:<12} {:<12} {:>15} {:>19}  replicas",
-                "node", "zone", "cpu (m)", "memory (MiB)"
+                "node",
+                "zone",
+                "cpu (m)",
+                "memory (MiB)"
             );
             for (i, node) in req.nodes.iter().enumerate() {
-                println!(
+                outln!(
                     "{:<12} {:<12} {:>15} {:>19}  {}",
                     node.id,
                     req.zones[node.zone as usize],
