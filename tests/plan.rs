@@ -1,1 +1,339 @@
 //! End-to-end tests of `twip plan` and `twip simulate --plan`.
+//!
+//! The heavy ones (the worldwide plan, three policies) are `#[ignore]`d:
+//! `cargo test --release -p twip-cli --test plan -- --ignored`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn twip(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_twip"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("twip runs")
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("twip-plan-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A copy of a scenario with some lines replaced, its catalog made absolute.
+fn variant(rel: &str, name: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(root().join(rel)).unwrap();
+    let catalog = root().join("scenarios/catalog/aws-ec2.toml");
+    text = text.replace(
+        "\"../catalog/aws-ec2.toml\"",
+        &format!("{:?}", catalog.display().to_string()),
+    );
+    for (from, to) in edits {
+        assert!(text.contains(from), "{rel} has no {from:?}");
+        text = text.replace(from, to);
+    }
+    let p = tmp(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn plan_file_has_every_documented_field_and_replays() {
+    let out = tmp("limited.json");
+    let o = twip(&[
+        "plan",
+        "scenarios/twip/limited-release.toml",
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["found"], true);
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(file, v["plan"], "--out writes the plan printed");
+    let p = &v["plan"];
+    assert_eq!(p["scenario"], "limited-release");
+    assert_eq!(p["policy"], "zone-spread");
+    for n in p["nodes"].as_array().unwrap() {
+        for k in [
+            "id",
+            "instance_type",
+            "zone",
+            "cpu",
+            "memory_mb",
+            "hourly_usd",
+        ] {
+            assert!(n.get(k).is_some(), "node without {k}: {n}");
+        }
+        assert!(n["zone"].as_str().unwrap().starts_with("eu-west-1"));
+    }
+    let replicas = p["replicas"].as_object().unwrap();
+    let placed = p["placements"].as_array().unwrap();
+    let total: u64 = replicas.values().map(|x| x.as_u64().unwrap()).sum();
+    assert_eq!(placed.len() as u64, total);
+    let hourly = p["cost"]["hourly_usd"].as_f64().unwrap();
+    assert!((p["cost"]["monthly_usd"].as_f64().unwrap() - 730.0 * hourly).abs() < 1e-6);
+    let cases = p["verification"].as_array().unwrap();
+    assert_eq!(cases[0]["case"], "baseline");
+    assert!(
+        cases
+            .iter()
+            .any(|c| c["case"].as_str().unwrap().starts_with("lose node-")),
+        "survive = [\"node\"] needs node losses: {cases:?}"
+    );
+    for c in cases {
+        for k in ["case", "p99_ms", "p99_ci95_ms", "error_rate", "met"] {
+            assert!(c.get(k).is_some(), "case without {k}: {c}");
+        }
+        assert_eq!(c["met"], true);
+        assert!(c["p99_ms"].as_f64().unwrap() <= 1000.0);
+    }
+    let rejected = p["rejected"].as_array().unwrap();
+    assert!(!rejected.is_empty());
+    assert!(rejected
+        .iter()
+        .all(|r| r["candidate"].is_string() && !r["reason"].as_str().unwrap().is_empty()));
+
+    // Replay: the scenario's node failure now takes down a plan node.
+    let o = twip(&[
+        "simulate",
+        "scenarios/twip/limited-release.toml",
+        "--plan",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = json(&o);
+    let what = r["failures"][0]["what"].as_str().unwrap();
+    assert!(what.starts_with("node node-"), "{what}");
+    let app_replicas = replicas["app"].as_u64().unwrap();
+    assert!(app_replicas >= 2);
+    assert!(r["slo"]["met"].as_bool().unwrap());
+}
+
+#[test]
+fn table_output_shows_the_cases_and_the_cost() {
+    let o = twip(&["plan", "scenarios/twip/limited-release.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t = stdout(&o);
+    assert!(
+        t.contains("plan for limited-release with policy zone-spread"),
+        "{t}"
+    );
+    assert!(t.contains("/month"), "{t}");
+    assert!(t.contains("baseline"), "{t}");
+    assert!(t.contains("lose node-"), "{t}");
+}
+
+#[test]
+fn unmeetable_p99_exits_2_and_names_the_constraint() {
+    let p = variant(
+        "scenarios/twip/limited-release.toml",
+        "fast.toml",
+        &[("p99_ms = 1000", "p99_ms = 100")],
+    );
+    let o = twip(&["plan", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("slo.p99_ms = 100"), "{e}");
+    assert!(e.contains("app"), "{e}");
+}
+
+#[test]
+fn max_nodes_exits_2_and_names_the_constraint() {
+    let p = variant(
+        "scenarios/twip/limited-release.toml",
+        "small.toml",
+        &[(
+            "max_nodes = 12",
+            "max_nodes = 2\ninstance_types = [\"c5.large\"]",
+        )],
+    );
+    let o = twip(&["plan", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["found"], false);
+    assert!(
+        v["binding"]
+            .as_str()
+            .unwrap()
+            .starts_with("infrastructure.max_nodes = 2"),
+        "{v}"
+    );
+    assert!(stderr(&o).contains("infrastructure.max_nodes = 2"));
+}
+
+#[test]
+fn several_policies_print_a_comparison() {
+    let o = twip(&[
+        "plan",
+        "scenarios/twip/limited-release.toml",
+        "--policy",
+        "spread",
+        "--policy",
+        "binpack",
+        "--policy",
+        "zone-spread",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t = stdout(&o);
+    assert!(t.contains("survives zone loss"), "{t}");
+    assert!(t.contains("worst p99"), "{t}");
+    for p in ["spread", "binpack", "zone-spread"] {
+        assert!(t.lines().any(|l| l.starts_with(p)), "no row for {p}: {t}");
+    }
+}
+
+#[test]
+fn an_untuned_scenario_gets_a_plan_within_its_own_limits() {
+    let out = tmp("shop.json");
+    let o = twip(&[
+        "plan",
+        "scenarios/examples/shop.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(p["region"], "ap-southeast-1");
+    let allowed = [
+        "m6i.large",
+        "m6i.xlarge",
+        "m6i.2xlarge",
+        "r6i.xlarge",
+        "r6i.2xlarge",
+        "c6i.2xlarge",
+    ];
+    for n in p["nodes"].as_array().unwrap() {
+        assert!(
+            allowed.contains(&n["instance_type"].as_str().unwrap()),
+            "{n}"
+        );
+    }
+    let cases = p["verification"].as_array().unwrap();
+    assert!(cases
+        .iter()
+        .any(|c| c["case"].as_str().unwrap().starts_with("lose zone ")));
+    for c in cases {
+        assert!(c["p99_ms"].as_f64().unwrap() <= 500.0, "{c}");
+        assert!(c["error_rate"].as_f64().unwrap() <= 0.0005, "{c}");
+    }
+    // A plan for another scenario does not replay on this one.
+    let o = twip(&[
+        "simulate",
+        "scenarios/twip/limited-release.toml",
+        "--plan",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("service"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_inputs_exit_1_with_a_clear_message() {
+    // No catalog.
+    let o = twip(&["plan", "scenarios/examples/mmc.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("catalog"), "{}", stderr(&o));
+    // Unknown policy.
+    let o = twip(&[
+        "plan",
+        "scenarios/twip/limited-release.toml",
+        "--policy",
+        "nope",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nope"), "{}", stderr(&o));
+    // Unknown instance type.
+    let p = variant(
+        "scenarios/twip/limited-release.toml",
+        "badtype.toml",
+        &[(
+            "max_nodes = 12",
+            "max_nodes = 12\ninstance_types = [\"m9.huge\"]",
+        )],
+    );
+    let o = twip(&["plan", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("\"m9.huge\""), "{}", stderr(&o));
+    // A broken plan file names its line.
+    let bad = tmp("broken.json");
+    std::fs::write(&bad, "{\n  \"scenario\": \"x\",\n  \"nodes\": 3\n}\n").unwrap();
+    let o = twip(&[
+        "simulate",
+        "scenarios/twip/limited-release.toml",
+        "--plan",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("broken.json:3:"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+#[test]
+#[ignore = "heavy: the worldwide search; run with --release -- --ignored"]
+fn worldwide_plan_in_under_a_minute() {
+    let t = Instant::now();
+    let o = twip(&["plan", "scenarios/twip/worldwide.toml", "--format", "json"]);
+    let wall = t.elapsed().as_secs_f64();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(wall <= 60.0, "{wall} s");
+    let v = json(&o);
+    let cases = v["plan"]["verification"].as_array().unwrap();
+    assert!(cases
+        .iter()
+        .any(|c| c["case"].as_str().unwrap().starts_with("lose zone ")));
+    assert!(v["search"]["candidates"].as_u64().unwrap() >= 100);
+}
+
+#[test]
+#[ignore = "heavy: three worldwide searches; run with --release -- --ignored"]
+fn worldwide_policies_compared() {
+    let o = twip(&[
+        "plan",
+        "scenarios/twip/worldwide.toml",
+        "--policy",
+        "spread",
+        "--policy",
+        "binpack",
+        "--policy",
+        "zone-spread",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    let runs = v.as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    let cost = |i: usize| {
+        runs[i]["plan"]["cost"]["hourly_usd"]
+            .as_f64()
+            .unwrap_or(f64::INFINITY)
+    };
+    // Packing tightly costs resilience: binpack needs more to survive a zone.
+    assert!(cost(1) >= cost(2), "{} vs {}", cost(1), cost(2));
+}
