@@ -66,3 +66,95 @@ impl Guest for Policy {
 }
 
 export!(Policy);
+
+/// A bump allocator for the guest: allocation is a pointer increment, and
+/// the whole heap is reclaimed when the last live allocation is freed —
+/// which happens after every call, once the bindings have freed the
+/// request and (in post-return) the answer. Much cheaper per call than
+/// dlmalloc for this allocate-everything-then-free-everything pattern.
+mod bump {
+    use std::alloc::{GlobalAlloc, Layout};
+
+    pub struct Bump;
+
+    struct Heap {
+        base: usize,
+        top: usize,
+        end: usize,
+        live: usize,
+    }
+
+    // Single-threaded wasm: no other thread can observe the heap.
+    static mut HEAP: Heap = Heap {
+        base: 0,
+        top: 0,
+        end: 0,
+        live: 0,
+    };
+
+    const PAGE: usize = 65536;
+
+    #[allow(static_mut_refs)]
+    fn heap() -> &'static mut Heap {
+        // SAFETY: wasm32 guests are single-threaded and the allocator is
+        // not re-entered.
+        unsafe { &mut HEAP }
+    }
+
+    unsafe impl GlobalAlloc for Bump {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let h = heap();
+            if h.base == 0 {
+                h.base = core::arch::wasm32::memory_size(0) * PAGE;
+                h.top = h.base;
+                h.end = h.base;
+            }
+            let p = (h.top + layout.align() - 1) & !(layout.align() - 1);
+            let Some(new_top) = p.checked_add(layout.size()) else {
+                return core::ptr::null_mut();
+            };
+            if new_top > h.end {
+                let pages = (new_top - h.end).div_ceil(PAGE);
+                if core::arch::wasm32::memory_grow(0, pages) == usize::MAX {
+                    return core::ptr::null_mut();
+                }
+                h.end += pages * PAGE;
+            }
+            h.top = new_top;
+            h.live += 1;
+            p as *mut u8
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            let h = heap();
+            h.live -= 1;
+            if h.live == 0 {
+                h.top = h.base;
+            } else if ptr as usize + layout.size() == h.top {
+                h.top = ptr as usize;
+            }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let h = heap();
+            let start = ptr as usize;
+            // The last allocation grows (or shrinks) in place.
+            if start + layout.size() == h.top && new_size <= h.end - start {
+                h.top = start + new_size;
+                return ptr;
+            }
+            // SAFETY: as in GlobalAlloc::realloc's default.
+            unsafe {
+                let new = self.alloc(Layout::from_size_align_unchecked(new_size, layout.align()));
+                if !new.is_null() {
+                    core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
+                new
+            }
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOC: bump::Bump = bump::Bump;

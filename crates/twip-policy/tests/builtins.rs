@@ -232,3 +232,28 @@ fn plugins_move_between_threads_and_hosts_are_shared() {
         assert_eq!(h.join().unwrap()[0].len(), 4);
     }
 }
+
+#[test]
+fn guests_reclaim_their_heap_between_calls() {
+    // 200 calls that each allocate ~20 KiB inside the guest, under a
+    // 2 MiB cap (the Rust guests start at 1.1 MiB: stack and data): a guest
+    // that leaked per call would hit the cap.
+    let host = Host::with_config(HostConfig {
+        limits: twip_policy::Limits {
+            memory_bytes: 2 << 20,
+            ..twip_policy::Limits::default()
+        },
+        cache_dir: None,
+    })
+    .unwrap();
+    let mut req = uniform_nodes(100, 3, "m5.large", 8000, 32768);
+    for i in 0..4 {
+        req.services.push(service(&format!("s{i}"), 500, 10, 10));
+    }
+    for b in BUILTINS {
+        let mut p = host.load_builtin(b.name).unwrap();
+        for _ in 0..200 {
+            p.place_raw(&req).unwrap();
+        }
+    }
+}
