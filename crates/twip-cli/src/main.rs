@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod apply;
 mod plan;
 mod policy;
 mod simulate;
@@ -30,6 +31,12 @@ enum Command {
     Policy(policy::PolicyArgs),
     /// Plan the cheapest nodes, replicas and placement that meet the SLOs, verified by simulation (exit 2 if none).
     Plan(plan::PlanArgs),
+    /// Apply a plan to a Docker engine: diff first, converge idempotently (--dry-run: exit 2 if changes).
+    Apply(apply::ApplyArgs),
+    /// Desired against running, per service (exit 2 on drift).
+    Status(apply::StatusArgs),
+    /// Remove everything twip owns in an environment.
+    Destroy(apply::DestroyArgs),
 }
 
 /// Output format.
@@ -53,5 +60,8 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Apply(args) => apply::apply(args),
+        Command::Status(args) => apply::status(args),
+        Command::Destroy(args) => apply::destroy(args),
     }
 }
