@@ -323,3 +323,65 @@ fn engine_errors_are_one_line_with_a_hint() {
     let t = text(&o);
     assert!(t.contains("not reachable") && t.contains("hint"), "{t}");
 }
+
+#[test]
+#[ignore = "needs a Docker engine and the twip images"]
+fn the_planners_training_plan_applies_and_serves() {
+    let env = Env::new("planned", 18_485);
+    let out = std::env::temp_dir().join(format!("twip-training-plan-{}.json", std::process::id()));
+    let o = twip(&["plan", SCENARIO, "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = env.apply(&out, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(env.get("/").0, 200);
+    assert_eq!(env.get("/static/").0, 200);
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the twip images"]
+fn port_taken_and_image_missing_are_clear_errors() {
+    // Port taken by someone else.
+    let env = Env::new("port", 18_486);
+    let _squatter = std::net::TcpListener::bind(("127.0.0.1", env.port)).unwrap();
+    let o = env.apply(&plan("one", 1), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("127.0.0.1:18486 is already in use") && t.contains("hint: pass --port"),
+        "{t}"
+    );
+    assert!(
+        t.contains("applied:") && t.contains("not applied:"),
+        "what was and was not done is reported: {t}"
+    );
+
+    // An image nobody built.
+    let env2 = Env::new("image", 18_487);
+    let src = std::fs::read_to_string(root().join(SCENARIO))
+        .unwrap()
+        .replace("twip/app:latest", "twip/nonexistent:1");
+    let scenario =
+        std::env::temp_dir().join(format!("twip-missing-image-{}.toml", std::process::id()));
+    std::fs::write(&scenario, src).unwrap();
+    let port = env2.port.to_string();
+    let p = plan("one-missing", 1);
+    let o = twip(&[
+        "apply",
+        p.to_str().unwrap(),
+        "--target",
+        "docker",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--env",
+        &env2.name,
+        "--port",
+        &port,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("image twip/nonexistent:1 is missing; hint"),
+        "{}",
+        text(&o)
+    );
+    assert!(env2.containers("lb").is_empty(), "nothing was started");
+}
