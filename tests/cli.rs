@@ -1,36 +1,7 @@
 //! End-to-end tests of the `twip` binary.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn twip(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_twip"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("twip runs")
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn write_tmp(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("twip-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+mod common;
+use common::{json, stderr, twip, write_tmp};
 
 #[test]
 fn minimal_scenario_runs_as_written_with_every_documented_key() {

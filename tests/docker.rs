@@ -7,29 +7,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+mod common;
+use common::{root, text, tmp, twip};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn twip(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_twip"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("twip runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 const SCENARIO: &str = "scenarios/twip/training.toml";
 
@@ -49,9 +31,7 @@ fn plan(name: &str, app: u32) -> PathBuf {
         "cost": {"hourly_usd": 0.17, "monthly_usd": 124.1},
         "verification": [], "rejected": []
     });
-    let dir = std::env::temp_dir().join(format!("twip-docker-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(format!("{name}.json"));
+    let p = tmp(&format!("{name}.json"));
     std::fs::write(&p, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
     p
 }
@@ -328,7 +308,7 @@ fn engine_errors_are_one_line_with_a_hint() {
 #[ignore = "needs a Docker engine and the twip images"]
 fn the_planners_training_plan_applies_and_serves() {
     let env = Env::new("planned", 18_485);
-    let out = std::env::temp_dir().join(format!("twip-training-plan-{}.json", std::process::id()));
+    let out = tmp("training-plan.json");
     let o = twip(&["plan", SCENARIO, "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = env.apply(&out, &[]);

@@ -81,6 +81,20 @@ fn engine(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> D
     }
 }
 
+/// Removes a container whatever its state.
+async fn remove(docker: &Docker, name: &str) -> Result<(), DockerError> {
+    docker
+        .remove_container(
+            name,
+            Some(RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(engine(format!("removing {name}")))
+}
+
 /// Connects to the local engine and checks it answers.
 pub async fn connect() -> Result<Docker, DockerError> {
     let docker = Docker::connect_with_local_defaults()
@@ -388,16 +402,7 @@ pub async fn apply(
             match a {
                 Action::Create(s) | Action::Replace(s) => {
                     if matches!(a, Action::Replace(_)) {
-                        docker
-                            .remove_container(
-                                &s.name,
-                                Some(RemoveContainerOptions {
-                                    force: true,
-                                    ..Default::default()
-                                }),
-                            )
-                            .await
-                            .map_err(engine(format!("removing {}", s.name)))?;
+                        remove(&docker, &s.name).await?;
                     }
                     create(&docker, d, s).await?;
                     wait_healthy(&docker, &s.name, Duration::from_secs(60)).await
@@ -409,16 +414,7 @@ pub async fn apply(
                             reload_proxy(&docker, d, &p.name).await?;
                         }
                     }
-                    docker
-                        .remove_container(
-                            &o.name,
-                            Some(RemoveContainerOptions {
-                                force: true,
-                                ..Default::default()
-                            }),
-                        )
-                        .await
-                        .map_err(engine(format!("removing {}", o.name)))
+                    remove(&docker, &o.name).await
                 }
             }
         };
@@ -526,16 +522,7 @@ pub async fn destroy(env: &str) -> Result<Vec<String>, DockerError> {
     let docker = connect().await?;
     let mut removed = Vec::new();
     for o in observe(&docker, env).await? {
-        docker
-            .remove_container(
-                &o.name,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    ..Default::default()
-                }),
-            )
-            .await
-            .map_err(engine(format!("removing {}", o.name)))?;
+        remove(&docker, &o.name).await?;
         removed.push(o.name);
     }
     let filters = HashMap::from([(
