@@ -137,13 +137,13 @@ fn pick<const MODE: u8, const ANTI: u8>(
     let mut best = u64::MAX;
     let mut best_i = usize::MAX;
     let mut blocked = false;
-    for (i, x) in st.iter().enumerate() {
+    let mut consider = |i: usize, x: &St| {
         if x.free_cpu < cpu || x.free_mem < mem {
-            continue;
+            return;
         }
         if ANTI == ANTI_NODE && x.count > 0 {
             blocked = true;
-            continue;
+            return;
         }
         let zc = if MODE == ZONE_SPREAD || ANTI == ANTI_ZONE {
             zone_count[x.zone as usize]
@@ -152,7 +152,7 @@ fn pick<const MODE: u8, const ANTI: u8>(
         };
         if ANTI == ANTI_ZONE && zc > 0 {
             blocked = true;
-            continue;
+            return;
         }
         let score = match MODE {
             NODE_SPREAD => ((x.count as u64) << 32) | x.load as u64,
@@ -169,6 +169,21 @@ fn pick<const MODE: u8, const ANTI: u8>(
             best = score;
             best_i = i;
         }
+    };
+    // Four nodes per loop iteration: in the wasm build every loop back-edge
+    // carries a fuel and an epoch check, so fewer back-edges run faster.
+    let chunks = st.chunks_exact(4);
+    let rest = chunks.remainder();
+    for (c, quad) in chunks.enumerate() {
+        let i = c * 4;
+        consider(i, &quad[0]);
+        consider(i + 1, &quad[1]);
+        consider(i + 2, &quad[2]);
+        consider(i + 3, &quad[3]);
+    }
+    let done = st.len() - rest.len();
+    for (j, x) in rest.iter().enumerate() {
+        consider(done + j, x);
     }
     (best_i, blocked)
 }
