@@ -238,3 +238,92 @@ fn bad_input_names_file_line_and_field_and_exits_1() {
     ]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn policy_list_check_and_place() {
+    let o = twip(&["policy", "list"]);
+    assert_eq!(o.status.code(), Some(0));
+    let list = String::from_utf8_lossy(&o.stdout).into_owned();
+    for name in ["spread", "binpack", "zone-spread"] {
+        assert!(list.contains(name), "{list}");
+    }
+    assert!(list.contains("twip:policy/placement@0.1.0"), "{list}");
+
+    for plugin in ["binpack", "plugins/components/example-c-firstfit.wasm"] {
+        let o = twip(&["policy", "check", plugin]);
+        assert_eq!(o.status.code(), Some(0), "{plugin}: {}", stderr(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains(" 0 failed"),
+            "{plugin}"
+        );
+    }
+    let bad = write_tmp("garbage.wasm", "garbage");
+    let o = twip(&["policy", "check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("not a WebAssembly file"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = twip(&[
+        "policy",
+        "place",
+        "zone-spread",
+        "--scenario",
+        "scenarios/twip/limited-release.toml",
+        "--nodes",
+        "6",
+        "--instance-type",
+        "m5.xlarge",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    let app = v["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "app")
+        .unwrap();
+    assert_eq!(
+        app["nodes"].as_array().unwrap().len(),
+        4,
+        "every app replica placed"
+    );
+    // Zone spread: the four app replicas use all three zones.
+    let zone_of = |id: &str| -> String {
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == id)
+            .unwrap()["zone"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let zones: std::collections::BTreeSet<String> = app["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| zone_of(n.as_str().unwrap()))
+        .collect();
+    assert_eq!(zones.len(), 3, "{zones:?}");
+
+    // Too small to fit: a clear refusal, exit 1.
+    let o = twip(&[
+        "policy",
+        "place",
+        "spread",
+        "--scenario",
+        "scenarios/twip/limited-release.toml",
+        "--nodes",
+        "1",
+        "--instance-type",
+        "m5.large",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot place"), "{}", stderr(&o));
+}
