@@ -365,3 +365,37 @@ fn port_taken_and_image_missing_are_clear_errors() {
     );
     assert!(env2.containers("lb").is_empty(), "nothing was started");
 }
+
+#[test]
+#[ignore = "needs a Docker engine and the twip images"]
+fn out_of_memory_is_a_clear_error() {
+    // The app's 16 MiB start-up heap cannot live in 8 MiB.
+    let env = Env::new("oom", 18_488);
+    let src = std::fs::read_to_string(root().join(SCENARIO))
+        .unwrap()
+        .replace("memory_mb = 2048", "memory_mb = 8");
+    let scenario = tmp("oom.toml");
+    std::fs::write(&scenario, src).unwrap();
+    let port = env.port.to_string();
+    let p = plan("oom", 1);
+    let o = twip(&[
+        "apply",
+        p.to_str().unwrap(),
+        "--target",
+        "docker",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--env",
+        &env.name,
+        "--port",
+        &port,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("killed for lack of memory")
+            && t.contains("hint: raise the service's memory_mb"),
+        "{t}"
+    );
+    assert!(t.contains("not applied:"), "{t}");
+}

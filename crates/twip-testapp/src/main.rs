@@ -8,6 +8,8 @@
 //!   `lognormal:MEAN:P99` or `gamma:MEAN:P99`, in ms (default `constant:1`)
 //! - `TWIP_WORKERS`: requests served at once; more wait (default 64)
 //! - `TWIP_NAME`: echoed in every answer (default: the host name)
+//! - `TWIP_HEAP_MB`: memory allocated and touched at start, like a JVM's
+//!   heap (default 16), so a too-small memory limit really kills it
 //!
 //! `GET /health` answers at once; any other request waits a drawn service
 //! time and answers `200` with `TWIP_NAME` in the body.
@@ -146,6 +148,15 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
+    let heap_mb: usize = match env("TWIP_HEAP_MB", "16").parse() {
+        Ok(n) => n,
+        Err(_) => {
+            eprintln!("twip-testapp: TWIP_HEAP_MB must be a number of MiB");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    // Touch every page, as a JVM does with -XX:+AlwaysPreTouch.
+    let heap = std::hint::black_box(vec![1u8; heap_mb << 20]);
     let name = env("TWIP_NAME", &env("HOSTNAME", "twip-testapp"));
     let port = env("PORT", "8080");
     let listener = match TcpListener::bind(format!("0.0.0.0:{port}")) {
@@ -172,6 +183,7 @@ fn main() -> std::process::ExitCode {
             let _ = serve(stream, pool, sampler, name, i as u64);
         });
     }
+    drop(heap);
     std::process::ExitCode::SUCCESS
 }
 
