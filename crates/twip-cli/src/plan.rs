@@ -350,9 +350,15 @@ fn table(r: &Run) -> String {
 fn comparison(runs: &[Run]) -> String {
     use std::fmt::Write;
     let mut o = String::new();
+    let w = runs
+        .iter()
+        .map(|r| r.policy.len())
+        .max()
+        .unwrap_or(0)
+        .max(16);
     let _ = writeln!(
         o,
-        "{:<16} {:>10} {:>11} {:>6} {:>16} {:>19}",
+        "{:<w$} {:>10} {:>11} {:>6} {:>16} {:>19}",
         "policy", "$/hour", "$/month", "nodes", "worst p99 ms", "survives zone loss"
     );
     for r in runs {
@@ -364,7 +370,7 @@ fn comparison(runs: &[Run]) -> String {
             } => {
                 let _ = writeln!(
                     o,
-                    "{:<16} {:>10.3} {:>11.0} {:>6} {:>16.1} {:>19}",
+                    "{:<w$} {:>10.3} {:>11.0} {:>6} {:>16.1} {:>19}",
                     r.policy,
                     plan.cost.hourly_usd,
                     plan.cost.monthly_usd,
@@ -378,7 +384,7 @@ fn comparison(runs: &[Run]) -> String {
                 );
             }
             Outcome::NoPlan { binding, .. } => {
-                let _ = writeln!(o, "{:<16} no plan: {binding}", r.policy);
+                let _ = writeln!(o, "{:<w$} no plan: {binding}", r.policy);
             }
         }
     }
