@@ -311,7 +311,18 @@ fn the_planners_training_plan_applies_and_serves() {
     let out = tmp("training-plan.json");
     let o = twip(&["plan", SCENARIO, "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = env.apply(&out, &[]);
+    // The plan names its scenario: no --scenario needed.
+    let port = env.port.to_string();
+    let o = twip(&[
+        "apply",
+        out.to_str().unwrap(),
+        "--target",
+        "docker",
+        "--env",
+        &env.name,
+        "--port",
+        &port,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(env.get("/").0, 200);
     assert_eq!(env.get("/static/").0, 200);

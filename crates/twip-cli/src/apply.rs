@@ -24,9 +24,10 @@ pub struct ApplyArgs {
     /// Where to apply it.
     #[arg(long, value_enum)]
     pub target: Target,
-    /// The scenario the plan was made for (images, ports, topology).
+    /// The scenario the plan was made for (images, ports, topology);
+    /// default: the one the plan names.
     #[arg(long)]
-    pub scenario: PathBuf,
+    pub scenario: Option<PathBuf>,
     /// Environment name: everything twip creates is labelled with it.
     #[arg(long, default_value = "default")]
     pub env: String,
@@ -50,9 +51,9 @@ pub struct StatusArgs {
     /// Plan to compare with.
     #[arg(long)]
     pub plan: PathBuf,
-    /// The plan's scenario.
+    /// The plan's scenario (default: the one the plan names).
     #[arg(long)]
-    pub scenario: PathBuf,
+    pub scenario: Option<PathBuf>,
     /// Host port of the entry service.
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
@@ -69,9 +70,29 @@ pub struct DestroyArgs {
     pub env: String,
 }
 
-fn desired(plan: &PathBuf, scenario: &PathBuf, env: &str, port: u16) -> Result<Desired, String> {
-    let plan = Plan::load(plan).map_err(|e| e.to_string())?;
-    let mut scenario = Scenario::load(scenario).map_err(|e| e.to_string())?;
+fn desired(
+    plan_path: &PathBuf,
+    scenario: Option<&PathBuf>,
+    env: &str,
+    port: u16,
+) -> Result<Desired, String> {
+    let plan = Plan::load(plan_path).map_err(|e| e.to_string())?;
+    let scenario_path = match (scenario, &plan.scenario_file) {
+        (Some(s), _) => s.clone(),
+        // Relative to where `twip plan` ran (usually here), else to the plan's folder.
+        (None, Some(f)) if f.is_relative() && !f.exists() => plan_path
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(f),
+        (None, Some(f)) => f.clone(),
+        (None, None) => {
+            return Err(format!(
+                "{}: the plan does not name its scenario file; pass --scenario",
+                plan_path.display()
+            ))
+        }
+    };
+    let mut scenario = Scenario::load(&scenario_path).map_err(|e| e.to_string())?;
     plan.apply_to(&mut scenario)
         .map_err(|e| format!("the plan does not fit the scenario: {e}"))?;
     twip_docker::desired::desired(&plan, &scenario, env, port)
@@ -86,7 +107,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 /// Runs `twip apply`: 0 done (or in sync), 2 dry run with changes, 1 failure.
 pub fn apply(args: ApplyArgs) -> ExitCode {
-    let d = match desired(&args.plan, &args.scenario, &args.env, args.port) {
+    let d = match desired(&args.plan, args.scenario.as_ref(), &args.env, args.port) {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
@@ -136,7 +157,7 @@ pub fn apply(args: ApplyArgs) -> ExitCode {
 
 /// Runs `twip status`: 0 in sync and healthy, 2 drift, 1 failure.
 pub fn status(args: StatusArgs) -> ExitCode {
-    let d = match desired(&args.plan, &args.scenario, &args.env, args.port) {
+    let d = match desired(&args.plan, args.scenario.as_ref(), &args.env, args.port) {
         Ok(d) => d,
         Err(e) => return fail(e),
     };

@@ -18,6 +18,10 @@ pub const HOURS_PER_MONTH: f64 = 730.0;
 pub struct Plan {
     /// Scenario name.
     pub scenario: String,
+    /// The scenario file the plan was made from, as it was given to `twip plan`
+    /// (lets `twip apply` find images, ports and topology without being told).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_file: Option<std::path::PathBuf>,
     /// Placement policy used (built-in name or plugin path).
     pub policy: String,
     /// Region whose prices apply, if the scenario names one.
@@ -308,6 +312,7 @@ mod tests {
     fn plan() -> Plan {
         Plan {
             scenario: "m".into(),
+            scenario_file: None,
             policy: "spread".into(),
             region: None,
             nodes: vec![

@@ -1009,6 +1009,7 @@ impl Planner {
             .collect();
         Plan {
             scenario: self.scenario.name.clone(),
+            scenario_file: Some(self.scenario.path.clone()).filter(|p| !p.as_os_str().is_empty()),
             policy: self.policy.clone(),
             region: Some(self.infra.region.clone()),
             replicas: self
