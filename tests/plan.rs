@@ -3,42 +3,10 @@
 //! The heavy ones (the worldwide plan, three policies) are `#[ignore]`d:
 //! `cargo test --release -p twip-cli --test plan -- --ignored`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::Instant;
+mod common;
+use common::{json, root, stderr, stdout, tmp, twip};
+use std::path::PathBuf;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn twip(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_twip"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("twip runs")
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("twip-plan-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-/// A copy of a scenario with some lines replaced, its catalog made absolute.
 fn variant(rel: &str, name: &str, edits: &[(&str, &str)]) -> PathBuf {
     let mut text = std::fs::read_to_string(root().join(rel)).unwrap();
     let catalog = root().join("scenarios/catalog/aws-ec2.toml");
@@ -296,12 +264,10 @@ fn bad_inputs_exit_1_with_a_clear_message() {
 
 #[test]
 #[ignore = "heavy: the worldwide search; run with --release -- --ignored"]
-fn worldwide_plan_in_under_a_minute() {
-    let t = Instant::now();
+fn worldwide_plan_covers_every_case() {
+    // Its speed is measured by bench/planner (BENCHMARKS.md), not here.
     let o = twip(&["plan", "scenarios/twip/worldwide.toml", "--format", "json"]);
-    let wall = t.elapsed().as_secs_f64();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(wall <= 60.0, "{wall} s");
     let v = json(&o);
     let cases = v["plan"]["verification"].as_array().unwrap();
     assert!(cases
