@@ -68,6 +68,29 @@ impl Env {
         args.extend_from_slice(extra);
         twip(&args)
     }
+    /// Applies `plan` over a copy of the training scenario with `from` replaced by `to`.
+    fn apply_variant(&self, plan: &Path, from: &str, to: &str) -> Output {
+        let src = std::fs::read_to_string(root().join(SCENARIO))
+            .unwrap()
+            .replace(from, to);
+        let scenario = tmp(&format!("{}.toml", self.name));
+        std::fs::write(&scenario, src).unwrap();
+        let port = self.port.to_string();
+        let (plan, scenario) = (plan.to_str().unwrap(), scenario.to_str().unwrap());
+        twip(&[
+            "apply",
+            plan,
+            "--target",
+            "docker",
+            "--scenario",
+            scenario,
+            "--env",
+            &self.name,
+            "--port",
+            &port,
+        ])
+    }
+
     fn get(&self, path: &str) -> (u16, String) {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("front listens");
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -348,26 +371,11 @@ fn port_taken_and_image_missing_are_clear_errors() {
 
     // An image nobody built.
     let env2 = Env::new("image", 18_487);
-    let src = std::fs::read_to_string(root().join(SCENARIO))
-        .unwrap()
-        .replace("twip/app:latest", "twip/nonexistent:1");
-    let scenario =
-        std::env::temp_dir().join(format!("twip-missing-image-{}.toml", std::process::id()));
-    std::fs::write(&scenario, src).unwrap();
-    let port = env2.port.to_string();
-    let p = plan("one-missing", 1);
-    let o = twip(&[
-        "apply",
-        p.to_str().unwrap(),
-        "--target",
-        "docker",
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--env",
-        &env2.name,
-        "--port",
-        &port,
-    ]);
+    let o = env2.apply_variant(
+        &plan("one-missing", 1),
+        "twip/app:latest",
+        "twip/nonexistent:1",
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains("image twip/nonexistent:1 is missing; hint"),
@@ -382,25 +390,7 @@ fn port_taken_and_image_missing_are_clear_errors() {
 fn out_of_memory_is_a_clear_error() {
     // The app's 16 MiB start-up heap cannot live in 8 MiB.
     let env = Env::new("oom", 18_488);
-    let src = std::fs::read_to_string(root().join(SCENARIO))
-        .unwrap()
-        .replace("memory_mb = 2048", "memory_mb = 8");
-    let scenario = tmp("oom.toml");
-    std::fs::write(&scenario, src).unwrap();
-    let port = env.port.to_string();
-    let p = plan("oom", 1);
-    let o = twip(&[
-        "apply",
-        p.to_str().unwrap(),
-        "--target",
-        "docker",
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--env",
-        &env.name,
-        "--port",
-        &port,
-    ]);
+    let o = env.apply_variant(&plan("oom", 1), "memory_mb = 2048", "memory_mb = 8");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let t = text(&o);
     assert!(
