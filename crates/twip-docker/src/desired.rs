@@ -80,6 +80,15 @@ fn fnv(text: &str) -> String {
     format!("{h:016x}")[..8].to_string()
 }
 
+/// A Docker health check that asks `http://127.0.0.1:PORT PATH` with curl.
+fn curl_check(port: u16, path: &str) -> Vec<String> {
+    ["CMD", "curl", "-fsS", "-o", "/dev/null"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("http://127.0.0.1:{port}{path}")])
+        .collect()
+}
+
 /// `TWIP_SERVICE_TIME` for the test backend, from the scenario's distribution.
 fn service_time_env(d: &Dist) -> String {
     match d {
@@ -137,14 +146,7 @@ pub fn desired(plan: &Plan, scenario: &Scenario, env: &str, port: u16) -> Result
                 (
                     vec![],
                     Some(vec!["sh".into(), "-c".into(), script]),
-                    vec![
-                        "CMD".into(),
-                        "curl".into(),
-                        "-fsS".into(),
-                        "-o".into(),
-                        "/dev/null".into(),
-                        format!("http://127.0.0.1:{}/twip-health", svc.port),
-                    ],
+                    curl_check(svc.port, "/twip-health"),
                 )
             } else if svc.image.starts_with("twip/app") {
                 (
@@ -158,18 +160,7 @@ pub fn desired(plan: &Plan, scenario: &Scenario, env: &str, port: u16) -> Result
                     vec!["CMD".into(), "/twip-testapp".into(), "--health".into()],
                 )
             } else {
-                (
-                    vec![],
-                    None,
-                    vec![
-                        "CMD".into(),
-                        "curl".into(),
-                        "-fsS".into(),
-                        "-o".into(),
-                        "/dev/null".into(),
-                        format!("http://127.0.0.1:{}/", svc.port),
-                    ],
-                )
+                (vec![], None, curl_check(svc.port, "/"))
             };
             let mut spec = Spec {
                 name: String::new(),
