@@ -34,8 +34,10 @@ else
   tarball="$work/nginx-rootfs.tar"
   if [ ! -s "$tarball" ]; then
     # The Debian mirror this machine is configured with.
-    mirror=$(grep -rhoE '(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-      | grep -oE 'https?://[^ ]+' | grep -v security | head -1)
+    # (sources.list or sources.list.d/ may be absent: no pipefail here)
+    mirror=$(set +o pipefail; cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
+      | grep -oE '(URIs:|deb) +https?://[^ ]+/debian/?( |$)' | grep -oE 'https?://[^ ]+' | grep -v security | head -1)
+    [ -n "$mirror" ] || { echo "images: no Debian mirror found in /etc/apt/sources.list*" >&2; exit 1; }
     root=$(mktemp -d)
     debootstrap --variant=minbase --include=nginx-light,curl bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
       || { tail -20 "$work/debootstrap.log"; exit 1; }
