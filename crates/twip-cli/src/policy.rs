@@ -98,6 +98,13 @@ fn host() -> Result<Host, PolicyError> {
     Host::new()
 }
 
+/// A new host and the plugin loaded in it (errors name the plugin).
+fn open(plugin: &str) -> Result<(Host, Plugin), String> {
+    let host = host().map_err(|e| e.to_string())?;
+    let p = load(&host, plugin).map_err(|e| format!("{plugin}: {e}"))?;
+    Ok((host, p))
+}
+
 /// Loads a built-in by name, or a component file.
 fn load(host: &Host, plugin: &str) -> Result<Plugin, PolicyError> {
     if BUILTINS.iter().any(|b| b.name == plugin) {
@@ -155,13 +162,10 @@ fn list(format: Format) -> ExitCode {
 }
 
 fn check(plugin: &str, format: Format) -> ExitCode {
-    let host = match host() {
-        Ok(h) => h,
+    // The host (and its epoch ticker, the wall-clock backstop) lives as long as the plugin.
+    let (_host, mut p) = match open(plugin) {
+        Ok(hp) => hp,
         Err(e) => return fail(e),
-    };
-    let mut p = match load(&host, plugin) {
-        Ok(p) => p,
-        Err(e) => return fail(format!("{plugin}: {e}")),
     };
     let outcomes = conformance::run(&mut p);
     let failed = outcomes.iter().filter(|o| !o.passed).count();
@@ -326,13 +330,10 @@ fn place(
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let host = match host() {
-        Ok(h) => h,
+    // The host (and its epoch ticker, the wall-clock backstop) lives as long as the plugin.
+    let (_host, mut p) = match open(plugin) {
+        Ok(hp) => hp,
         Err(e) => return fail(e),
-    };
-    let mut p = match load(&host, plugin) {
-        Ok(p) => p,
-        Err(e) => return fail(format!("{plugin}: {e}")),
     };
     let answer = match p.place(&req) {
         Ok(a) => a,
