@@ -18,10 +18,12 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use twip_model::{Balancer, Routing};
 
 use crate::compile::Model;
-use crate::heap::{Ev, Heap};
+use crate::heap::{Ev, Queue, CLASSES};
 use crate::lc::LeastConn;
 
 const NONE: u32 = u32::MAX;
+/// The event-queue class of timers (failures, detection, warm-up).
+const TIMER_CLASS: usize = CLASSES - 1;
 /// Latency histograms are in microseconds, 1 µs to 1 h.
 pub(crate) const HIST_MAX_US: u64 = 3_600_000_000;
 
@@ -165,7 +167,9 @@ pub(crate) struct Run<'m> {
     m: &'m Model,
     rng: Xoshiro256PlusPlus,
     now: f64,
-    heap: Heap,
+    queue: Queue,
+    /// The queue class of each service's completions (timers: the last class).
+    class_of: Vec<usize>,
     visits: Vec<Visit>,
     free: Vec<u32>,
     reps: Vec<Replica>,
@@ -178,6 +182,10 @@ pub(crate) struct Run<'m> {
     w: Window,
     lc: LeastConn,
     timeline: bool,
+    /// `1 / s.bucket_s`.
+    inv_bucket_s: f64,
+    /// The batch of each time bucket.
+    batch_of: Vec<u8>,
     s: RunStats,
     progress: Option<&'m AtomicU64>,
 }
@@ -191,6 +199,14 @@ impl<'m> Run<'m> {
         w: Window,
         progress: Option<&'m AtomicU64>,
     ) -> Run<'m> {
+        // The services with the shortest mean service times get event
+        // classes of their own; the rest share one; timers have the last.
+        let mut by_mean: Vec<usize> = (0..m.svcs.len()).collect();
+        by_mean.sort_by(|&a, &b| m.svcs[a].mean_s.total_cmp(&m.svcs[b].mean_s));
+        let mut class_of = vec![0; m.svcs.len()];
+        for (rank, &s) in by_mean.iter().enumerate() {
+            class_of[s] = rank.min(TIMER_CLASS - 1);
+        }
         let reps = m
             .replica_svc
             .iter()
@@ -220,7 +236,8 @@ impl<'m> Run<'m> {
             m,
             rng,
             now: w.start,
-            heap: Heap::with_capacity(1024),
+            queue: Queue::new(),
+            class_of,
             visits: Vec::with_capacity(1024),
             free: Vec::with_capacity(1024),
             reps,
@@ -233,6 +250,10 @@ impl<'m> Run<'m> {
             w,
             lc: LeastConn::new(m.replica_svc.len(), m.svcs.len()),
             timeline,
+            inv_bucket_s: 1.0 / bucket_s,
+            batch_of: (0..buckets.max(1))
+                .map(|k| (k * BATCHES / buckets.max(1)) as u8)
+                .collect(),
             s: RunStats {
                 events: 0,
                 requests: 0,
@@ -266,12 +287,16 @@ impl<'m> Run<'m> {
         }
     }
 
+    /// Schedules a timer (anything but a service completion).
     #[inline(always)]
     fn schedule(&mut self, t: f64, payload: u64) {
-        self.heap.push(Ev {
-            t: t.to_bits(),
-            payload,
-        });
+        self.queue.push(
+            TIMER_CLASS,
+            Ev {
+                t: t.to_bits(),
+                payload,
+            },
+        );
     }
 
     /// Runs through the window and returns the statistics.
@@ -301,11 +326,10 @@ impl<'m> Run<'m> {
         let mut events: u64 = 0;
         let mut reported = w.start * 1e3;
         loop {
-            let next_ev = self
-                .heap
-                .peek_time()
-                .map(f64::from_bits)
-                .unwrap_or(f64::INFINITY);
+            let (class, next_ev) = match self.queue.peek() {
+                Some((c, t)) => (c, f64::from_bits(t)),
+                None => (0, f64::INFINITY),
+            };
             if next_arrival <= next_ev {
                 if next_arrival >= w.stop {
                     break;
@@ -317,7 +341,7 @@ impl<'m> Run<'m> {
                 if next_ev >= w.stop {
                     break;
                 }
-                let ev = self.heap.pop().expect("peeked");
+                let ev = self.queue.pop(class).expect("peeked");
                 self.now = next_ev;
                 self.dispatch(ev.payload);
             }
@@ -362,18 +386,18 @@ impl<'m> Run<'m> {
             return t + e / rate;
         }
         loop {
-            let k = (t / a.bucket_s) as usize;
+            let k = (t * a.inv_bucket_s) as u32 as usize;
             if k >= a.bounds.len() {
                 return f64::INFINITY;
             }
-            let lam = a.bounds[k];
+            let (lam, inv_lam) = a.bounds[k];
             let bucket_end = (k + 1) as f64 * a.bucket_s;
             if lam <= 0.0 {
                 t = bucket_end;
                 continue;
             }
             let e: f64 = Exp1.sample(&mut self.rng);
-            let cand = t + e / lam;
+            let cand = t + e * inv_lam;
             if cand >= bucket_end {
                 t = bucket_end;
                 continue;
@@ -390,7 +414,7 @@ impl<'m> Run<'m> {
         if t < self.m.warmup {
             return None;
         }
-        let k = ((t - self.m.warmup) / self.s.bucket_s) as usize;
+        let k = ((t - self.m.warmup) * self.inv_bucket_s) as u32 as usize;
         Some(k.min(self.s.buckets.len() - 1))
     }
 
@@ -535,7 +559,14 @@ impl<'m> Run<'m> {
             s.service_sum += st;
         }
         self.visits[v as usize].holds_worker = true;
-        self.schedule(self.now + st, pack(EV_DONE, v, x.stamp));
+        let class = self.class_of[x.svc as usize];
+        self.queue.push(
+            class,
+            Ev {
+                t: (self.now + st).to_bits(),
+                payload: pack(EV_DONE, v, x.stamp),
+            },
+        );
     }
 
     /// Frees a worker of replica `r` and hands it to the next queued visit.
@@ -698,7 +729,7 @@ impl<'m> Run<'m> {
             let us = ((lat * 1e6) as u64).clamp(1, HIST_MAX_US);
             self.s.completed += 1;
             self.s.latency_sum += lat;
-            let batch = k.unwrap_or(0) * BATCHES / self.s.buckets.len();
+            let batch = self.batch_of[k.unwrap_or(0)] as usize;
             self.s.batches[batch].saturating_record(us);
             if let Some(k) = k {
                 let b = &mut self.s.buckets[k];
