@@ -1,8 +1,9 @@
 //! What should run: one container spec per placement of the plan, and the
 //! front proxy's configuration. Pure: no engine here.
 
+use twip_model::deploy::{check_env_name, curl_check, service_specs};
 use twip_model::plan::Plan;
-use twip_model::{Dist, Scenario};
+use twip_model::Scenario;
 
 /// Labels twip puts on everything it creates.
 pub const LABEL_ENV: &str = "twip.env";
@@ -80,66 +81,21 @@ fn fnv(text: &str) -> String {
     format!("{h:016x}")[..8].to_string()
 }
 
-/// A Docker health check that asks `http://127.0.0.1:PORT PATH` with curl.
-fn curl_check(port: u16, path: &str) -> Vec<String> {
-    ["CMD", "curl", "-fsS", "-o", "/dev/null"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([format!("http://127.0.0.1:{port}{path}")])
-        .collect()
-}
-
-/// `TWIP_SERVICE_TIME` for the test backend, from the scenario's distribution.
-fn service_time_env(d: &Dist) -> String {
-    match d {
-        Dist::Exponential { mean_ms } => format!("exponential:{mean_ms}"),
-        Dist::Constant { mean_ms } => format!("constant:{mean_ms}"),
-        Dist::Lognormal { .. } => format!("lognormal:{}:{}", d.mean_ms(), d.quantile_ms(0.99)),
-        Dist::Gamma { .. } => format!("gamma:{}:{}", d.mean_ms(), d.quantile_ms(0.99)),
-        // The backend does not resample measurements: it keeps their mean.
-        Dist::Empirical { .. } => format!("constant:{}", d.mean_ms()),
-    }
-}
-
 /// The desired state of `env` for `plan` over `scenario`, the entry
 /// published on 127.0.0.1:`port`.
 pub fn desired(plan: &Plan, scenario: &Scenario, env: &str, port: u16) -> Result<Desired, String> {
-    if env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(format!(
-            "environment name {env:?}: use letters, digits and '-'"
-        ));
-    }
-    let entry = &scenario.services[scenario.traffic.entry];
+    check_env_name(env)?;
+    let (services, warnings) = service_specs(plan, scenario);
     let mut containers = Vec::new();
-    let mut warnings = Vec::new();
-    for (si, svc) in scenario.services.iter().enumerate() {
-        let replicas = *plan.replicas.get(&svc.name).unwrap_or(&svc.replicas);
-        if replicas == 0 {
-            let callers: Vec<&str> = scenario
-                .services
-                .iter()
-                .filter(|s| s.calls.iter().any(|c| c.to == si))
-                .map(|s| s.name.as_str())
-                .collect();
-            warnings.push(format!(
-                "service {} has no replica: requests routed to it will fail{}",
-                svc.name,
-                if callers.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (the front answers 502 for {})", callers.join(", "))
-                }
-            ));
-        }
-        let is_proxy = svc.name == entry.name;
-        for r in 0..replicas {
+    for svc in &services {
+        for r in 0..svc.replicas {
             let node = plan
                 .placements
                 .iter()
-                .find(|p| p.service == svc.name && p.replica == r)
+                .find(|p| p.service == svc.service && p.replica == r)
                 .map(|p| p.node.clone())
                 .unwrap_or_else(|| "unplaced".into());
-            let (env_vars, cmd, health) = if is_proxy {
+            let (env_vars, cmd, health) = if svc.is_entry {
                 let script = format!(
                     "mkdir -p /etc/twip && [ -s {PROXY_CONF} ] || echo \"$TWIP_NGINX_CONF\" | base64 -d > {PROXY_CONF}; exec nginx -c {PROXY_CONF} -g 'daemon off;'"
                 );
@@ -148,23 +104,17 @@ pub fn desired(plan: &Plan, scenario: &Scenario, env: &str, port: u16) -> Result
                     Some(vec!["sh".into(), "-c".into(), script]),
                     curl_check(svc.port, "/twip-health"),
                 )
-            } else if svc.image.starts_with("twip/app") {
-                (
-                    vec![
-                        format!("PORT={}", svc.port),
-                        format!("TWIP_SERVICE_TIME={}", service_time_env(&svc.service_time)),
-                        format!("TWIP_WORKERS={}", svc.workers),
-                        format!("TWIP_NAME={}-{r}", svc.name),
-                    ],
-                    None,
-                    vec!["CMD".into(), "/twip-testapp".into(), "--health".into()],
-                )
+            } else if svc.env.is_empty() {
+                (vec![], None, svc.health.clone())
             } else {
-                (vec![], None, curl_check(svc.port, "/"))
+                // The test backend names its replica in its answers.
+                let mut e = svc.env.clone();
+                e.push(format!("TWIP_NAME={}-{r}", svc.service));
+                (e, None, svc.health.clone())
             };
             let mut spec = Spec {
                 name: String::new(),
-                service: svc.name.clone(),
+                service: svc.service.clone(),
                 replica: r,
                 node,
                 image: svc.image.clone(),
@@ -173,12 +123,12 @@ pub fn desired(plan: &Plan, scenario: &Scenario, env: &str, port: u16) -> Result
                 nano_cpus: (svc.cpu * 1e9) as i64,
                 memory_bytes: svc.memory_mb as i64 * 1024 * 1024,
                 port: svc.port,
-                publish: (is_proxy).then(|| port + r as u16),
+                publish: (svc.is_entry).then(|| port + r as u16),
                 health,
-                health_interval_s: svc.health_check.interval_s,
-                health_retries: svc.health_check.failures,
+                health_interval_s: svc.health_interval_s,
+                health_retries: svc.health_retries,
                 hash: String::new(),
-                is_proxy,
+                is_proxy: svc.is_entry,
             };
             spec.hash = fnv(&format!(
                 "{:?}",
@@ -196,7 +146,7 @@ pub fn desired(plan: &Plan, scenario: &Scenario, env: &str, port: u16) -> Result
                     &spec.node
                 )
             ));
-            spec.name = format!("twip-{env}-{}-{r}-{}", svc.name, spec.hash);
+            spec.name = format!("twip-{env}-{}-{r}-{}", svc.service, spec.hash);
             containers.push(spec);
         }
     }

@@ -10,6 +10,7 @@
 //! the line and the field ([`Error`]).
 
 pub mod catalog;
+pub mod deploy;
 mod dist;
 mod error;
 mod locate;
