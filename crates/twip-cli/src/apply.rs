@@ -1,4 +1,5 @@
-//! `twip apply`, `twip status`, `twip destroy`: a plan onto a Docker engine.
+//! `twip apply`, `twip status`, `twip destroy`: a plan onto a Docker engine
+//! (here) or AWS ECS (`crate::ecs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +15,8 @@ use crate::fail;
 pub enum Target {
     /// The local Docker engine.
     Docker,
+    /// AWS ECS (--cluster, --region, --endpoint-url).
+    Ecs,
 }
 
 /// Arguments of `twip apply`.
@@ -37,6 +40,9 @@ pub struct ApplyArgs {
     /// Print the changes and stop: exit 2 if there are any, 0 if in sync.
     #[arg(long)]
     pub dry_run: bool,
+    /// ECS options.
+    #[command(flatten)]
+    pub ecs: crate::ecs::EcsApplyOpts,
 }
 
 /// Arguments of `twip status`.
@@ -57,6 +63,9 @@ pub struct StatusArgs {
     /// Host port of the entry service.
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
+    /// ECS options.
+    #[command(flatten)]
+    pub ecs: crate::ecs::EcsOpts,
 }
 
 /// Arguments of `twip destroy`.
@@ -68,14 +77,17 @@ pub struct DestroyArgs {
     /// Environment name (only what twip labelled with it is removed).
     #[arg(long)]
     pub env: String,
+    /// ECS options.
+    #[command(flatten)]
+    pub ecs: crate::ecs::EcsOpts,
 }
 
-fn desired(
-    plan_path: &PathBuf,
+/// The plan and its scenario (`--scenario`, else the one the plan names),
+/// the plan's replicas applied to the scenario.
+pub fn load_plan(
+    plan_path: &std::path::Path,
     scenario: Option<&PathBuf>,
-    env: &str,
-    port: u16,
-) -> Result<Desired, String> {
+) -> Result<(Plan, Scenario), String> {
     let plan = Plan::load(plan_path).map_err(|e| e.to_string())?;
     let scenario_path = match (scenario, &plan.scenario_file) {
         (Some(s), _) => s.clone(),
@@ -95,6 +107,16 @@ fn desired(
     let mut scenario = Scenario::load(&scenario_path).map_err(|e| e.to_string())?;
     plan.apply_to(&mut scenario)
         .map_err(|e| format!("the plan does not fit the scenario: {e}"))?;
+    Ok((plan, scenario))
+}
+
+fn desired(
+    plan_path: &std::path::Path,
+    scenario: Option<&PathBuf>,
+    env: &str,
+    port: u16,
+) -> Result<Desired, String> {
+    let (plan, scenario) = load_plan(plan_path, scenario)?;
     twip_docker::desired::desired(&plan, &scenario, env, port)
 }
 
@@ -107,6 +129,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 /// Runs `twip apply`: 0 done (or in sync), 2 dry run with changes, 1 failure.
 pub fn apply(args: ApplyArgs) -> ExitCode {
+    if args.target == Target::Ecs {
+        return crate::ecs::apply(&args);
+    }
     let d = match desired(&args.plan, args.scenario.as_ref(), &args.env, args.port) {
         Ok(d) => d,
         Err(e) => return fail(e),
@@ -157,6 +182,9 @@ pub fn apply(args: ApplyArgs) -> ExitCode {
 
 /// Runs `twip status`: 0 in sync and healthy, 2 drift, 1 failure.
 pub fn status(args: StatusArgs) -> ExitCode {
+    if args.target == Target::Ecs {
+        return crate::ecs::status(&args);
+    }
     let d = match desired(&args.plan, args.scenario.as_ref(), &args.env, args.port) {
         Ok(d) => d,
         Err(e) => return fail(e),
@@ -197,6 +225,9 @@ pub fn status(args: StatusArgs) -> ExitCode {
 
 /// Runs `twip destroy`.
 pub fn destroy(args: DestroyArgs) -> ExitCode {
+    if args.target == Target::Ecs {
+        return crate::ecs::destroy(&args);
+    }
     let rt = match runtime() {
         Ok(r) => r,
         Err(e) => return fail(e),

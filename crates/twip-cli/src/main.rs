@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod apply;
+mod ecs;
 mod plan;
 mod policy;
 mod simulate;
@@ -31,7 +32,7 @@ enum Command {
     Policy(policy::PolicyArgs),
     /// Plan the cheapest nodes, replicas and placement that meet the SLOs, verified by simulation (exit 2 if none).
     Plan(plan::PlanArgs),
-    /// Apply a plan to a Docker engine: diff first, converge idempotently (--dry-run: exit 2 if changes).
+    /// Apply a plan to a Docker engine or AWS ECS: diff first, converge idempotently (--dry-run: exit 2 if changes).
     Apply(apply::ApplyArgs),
     /// Desired against running, per service (exit 2 on drift).
     Status(apply::StatusArgs),

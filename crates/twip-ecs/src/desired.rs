@@ -12,8 +12,6 @@ use twip_model::Scenario;
 pub const TAG_ENV: &str = "twip.env";
 /// Tag: the scenario service.
 pub const TAG_SERVICE: &str = "twip.service";
-/// Tag on services: the placement twip asked for (see [`Placement::tag`]).
-pub const TAG_PLACEMENT: &str = "twip.placement";
 
 /// One placement strategy (`type`, `field`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,8 +32,7 @@ pub struct Placement {
 }
 
 impl Placement {
-    /// A compact text form, recorded in the service's `twip.placement` tag:
-    /// `spread:instanceId,binpack:memory;distinctInstance`.
+    /// A compact text form: `spread:instanceId,binpack:memory;distinctInstance`.
     pub fn tag(&self) -> String {
         let s: Vec<String> = self
             .strategies
@@ -266,7 +263,11 @@ pub fn asg_sketch(capacity: &[Capacity], env: &str, cluster: &str) -> String {
          #   #!/bin/bash\n#   echo ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"
     ));
     for c in capacity {
-        let name = format!("twip-{env}-{}-{}", c.zone, c.instance_type.replace('.', "-"));
+        let name = format!(
+            "twip-{env}-{}-{}",
+            c.zone,
+            c.instance_type.replace('.', "-")
+        );
         out.push_str(&format!(
             "aws autoscaling create-auto-scaling-group --auto-scaling-group-name {name} \\\n  \
              --launch-template LaunchTemplateName=twip-{env}-{ty},Version='$Latest' \\\n  \
@@ -426,7 +427,11 @@ mod tests {
     fn distinct_nodes_in_the_plan_mean_distinct_instances() {
         let apart = plan(
             "spread",
-            &[("app", 0, "node-1"), ("app", 1, "node-2"), ("lb", 0, "node-1")],
+            &[
+                ("app", 0, "node-1"),
+                ("app", 1, "node-2"),
+                ("lb", 0, "node-1"),
+            ],
         );
         assert_eq!(
             placement("spread", &apart, "app").0.constraints,

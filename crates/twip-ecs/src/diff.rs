@@ -34,9 +34,7 @@ pub struct ObservedService {
     pub pending: i32,
     /// The task definition ARN it runs.
     pub task_definition: String,
-    /// Its placement: the service's own fields when it reports any, else
-    /// what twip recorded in the `twip.placement` tag (an endpoint that
-    /// does not report placement, such as moto's), else none.
+    /// Its placement strategies and constraints, as the service records them.
     pub placement: Placement,
 }
 
@@ -121,7 +119,12 @@ impl std::fmt::Display for Action {
             ),
             Action::UpdateService {
                 service, changes, ..
-            } => write!(f, "~ update   service {}: {}", service.name, changes.join("; ")),
+            } => write!(
+                f,
+                "~ update   service {}: {}",
+                service.name,
+                changes.join("; ")
+            ),
             Action::RemoveService { name, count } => write!(
                 f,
                 "- remove   service {name} (not in the plan; scale {count} → 0, delete)"
@@ -134,6 +137,13 @@ impl std::fmt::Display for Action {
 pub fn family_of(arn: &str) -> &str {
     let tail = arn.rsplit('/').next().unwrap_or(arn);
     tail.rsplit_once(':').map(|(f, _)| f).unwrap_or(tail)
+}
+
+/// The revision part of a task definition ARN (0 if none).
+pub fn revision_of(arn: &str) -> u32 {
+    arn.rsplit_once(':')
+        .and_then(|(_, r)| r.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The changes that turn `observed` into `desired`: cluster, then task
@@ -151,7 +161,10 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Result<Vec<Action>, EcsEr
     let mut registers = Vec::new();
     let mut services = Vec::new();
     for s in &desired.services {
-        let task = observed.tasks.iter().find(|t| t.def.family == s.task.family);
+        let task = observed
+            .tasks
+            .iter()
+            .find(|t| t.def.family == s.task.family);
         if let Some(t) = task {
             if !owned(&t.env_tag) {
                 return Err(EcsError::NotOwned {
@@ -397,5 +410,9 @@ mod tests {
             "prod-app"
         );
         assert_eq!(family_of("prod-app:3"), "prod-app");
+        assert_eq!(
+            revision_of("arn:aws:ecs:r:1:task-definition/prod-app:12"),
+            12
+        );
     }
 }

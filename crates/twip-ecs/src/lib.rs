@@ -23,7 +23,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{
     ClusterField, Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LaunchType,
     NetworkMode, PlacementConstraint, PlacementConstraintType, PlacementStrategy,
@@ -92,6 +92,22 @@ pub enum EcsError {
         /// Actions not carried out.
         left: Vec<String>,
     },
+}
+
+/// An error and its sources, `: `-separated (without the Debug dump of
+/// `DisplayErrorContext`).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        source = s.source();
+    }
+    text
 }
 
 fn list(v: &[String]) -> String {
@@ -169,10 +185,7 @@ impl Ecs {
         R: std::fmt::Debug + Send + Sync + 'static,
     {
         let code = e.code().unwrap_or_default().to_string();
-        let message = e
-            .message()
-            .map(str::to_string)
-            .unwrap_or_else(|| DisplayErrorContext(&e).to_string());
+        let message = e.message().map(str::to_string).unwrap_or_else(|| chain(&e));
         if CREDENTIAL_CODES.contains(&code.as_str()) {
             return EcsError::Credentials {
                 action: action.into(),
@@ -186,7 +199,7 @@ impl Ecs {
             SdkError::DispatchFailure(_)
             | SdkError::TimeoutError(_)
             | SdkError::ConstructionFailure(_) => {
-                let text = DisplayErrorContext(&e).to_string();
+                let text = chain(&e);
                 let lower = text.to_lowercase();
                 if lower.contains("credential") || lower.contains("identity") {
                     EcsError::Credentials {
@@ -223,10 +236,7 @@ impl Ecs {
             .send()
             .await
             .map_err(|e| self.err(&format!("describing cluster {}", self.cluster), e))?;
-        Ok(out
-            .clusters()
-            .iter()
-            .any(|c| c.status() == Some("ACTIVE")))
+        Ok(out.clusters().iter().any(|c| c.status() == Some("ACTIVE")))
     }
 
     /// Every ACTIVE service of the cluster.
@@ -271,7 +281,7 @@ impl Ecs {
                         .and_then(|t| t.value())
                         .map(str::to_string)
                 };
-                let reported = Placement {
+                let placement = Placement {
                     strategies: s
                         .placement_strategy()
                         .iter()
@@ -285,13 +295,6 @@ impl Ecs {
                         .iter()
                         .map(|c| c.r#type().map(|t| t.as_str()).unwrap_or("").to_string())
                         .collect(),
-                };
-                let placement = if reported != Placement::default() {
-                    reported
-                } else {
-                    tag(desired::TAG_PLACEMENT)
-                        .map(|t| parse_placement_tag(&t))
-                        .unwrap_or_default()
                 };
                 services.push(ObservedService {
                     name: s.service_name().unwrap_or_default().to_string(),
@@ -320,11 +323,13 @@ impl Ecs {
             .send()
             .await
             .map_err(|e| self.err(&action, e))?;
-        // Newest first; the family must match exactly.
+        // The highest revision of exactly this family (not every endpoint
+        // sorts as asked).
         let Some(arn) = out
             .task_definition_arns()
             .iter()
-            .find(|a| diff::family_of(a) == family)
+            .filter(|a| diff::family_of(a) == family)
+            .max_by_key(|a| diff::revision_of(a))
         else {
             return Ok(None);
         };
@@ -379,10 +384,7 @@ impl Ecs {
                 .to_string(),
             revision: td.map(|t| t.revision()).unwrap_or_default(),
             def: TaskDef {
-                family: td
-                    .and_then(|t| t.family())
-                    .unwrap_or_default()
-                    .to_string(),
+                family: td.and_then(|t| t.family()).unwrap_or_default().to_string(),
                 container: c.and_then(|c| c.name()).unwrap_or_default().to_string(),
                 image: c.and_then(|c| c.image()).unwrap_or_default().to_string(),
                 cpu: c.map(|c| c.cpu()).unwrap_or_default(),
@@ -489,7 +491,12 @@ impl Ecs {
             .to_string())
     }
 
-    async fn create_service(&self, env: &str, s: &ServiceDesired, task: &str) -> Result<(), EcsError> {
+    async fn create_service(
+        &self,
+        env: &str,
+        s: &ServiceDesired,
+        task: &str,
+    ) -> Result<(), EcsError> {
         let action = format!("creating service {}", s.name);
         self.client
             .create_service()
@@ -505,21 +512,20 @@ impl Ecs {
             .await
             .map_err(|e| self.err(&action, e))?;
         // Read it back: an endpoint that did not record the placement as
-        // asked (moto does not at creation) gets it set by UpdateService.
+        // asked (moto's does not at creation) gets it set by UpdateService.
         let recorded = self
             .services()
             .await?
             .into_iter()
             .find(|o| o.name == s.name);
         if recorded.is_none_or(|o| o.placement != s.placement) {
-            self.update_service(env, s, None, None, true).await?;
+            self.update_service(s, None, None, true).await?;
         }
         Ok(())
     }
 
     async fn update_service(
         &self,
-        env: &str,
         s: &ServiceDesired,
         count: Option<i32>,
         task: Option<&str>,
@@ -538,22 +544,7 @@ impl Ecs {
                 .set_placement_strategy(Some(strategies(&s.placement)))
                 .set_placement_constraints(Some(constraints(&s.placement)));
         }
-        let out = call.send().await.map_err(|e| self.err(&action, e))?;
-        if placement {
-            // Keep the placement tag in step with what was asked.
-            let arn = out
-                .service()
-                .and_then(|s| s.service_arn())
-                .unwrap_or_default()
-                .to_string();
-            self.client
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(service_tags(env, s)))
-                .send()
-                .await
-                .map_err(|e| self.err(&format!("tagging service {}", s.name), e))?;
-        }
+        call.send().await.map_err(|e| self.err(&action, e))?;
         Ok(())
     }
 
@@ -639,7 +630,6 @@ fn service_tags(env: &str, s: &ServiceDesired) -> Vec<Tag> {
     vec![
         tag(desired::TAG_ENV, env),
         tag(desired::TAG_SERVICE, &s.service),
-        tag(desired::TAG_PLACEMENT, &s.placement.tag()),
     ]
 }
 
@@ -664,29 +654,6 @@ fn constraints(p: &Placement) -> Vec<PlacementConstraint> {
                 .build()
         })
         .collect()
-}
-
-/// Reads [`Placement::tag`]'s form back.
-pub fn parse_placement_tag(t: &str) -> Placement {
-    let (s, c) = t.split_once(';').unwrap_or((t, ""));
-    Placement {
-        strategies: s
-            .split(',')
-            .filter(|x| !x.is_empty())
-            .map(|x| {
-                let (kind, field) = x.split_once(':').unwrap_or((x, ""));
-                Strategy {
-                    kind: kind.into(),
-                    field: field.into(),
-                }
-            })
-            .collect(),
-        constraints: c
-            .split(',')
-            .filter(|x| !x.is_empty())
-            .map(str::to_string)
-            .collect(),
-    }
 }
 
 /// What an apply did.
@@ -751,7 +718,6 @@ pub async fn apply(
                 } => {
                     let arn = arn_of(&arns, &service.task.family);
                     ecs.update_service(
-                        &d.env,
                         service,
                         count.then_some(service.count),
                         task_definition.then_some(arn.as_str()),
@@ -886,10 +852,16 @@ pub async fn destroy(ecs: &Ecs, env: &str) -> Result<Vec<String>, EcsError> {
             return Err(partial(
                 e,
                 &done,
-                format!("the services and task definitions of {env} from {} on", s.name),
+                format!(
+                    "the services and task definitions of {env} from {} on",
+                    s.name
+                ),
             ));
         }
-        done.push(format!("service {} (scaled {} → 0, deleted)", s.name, s.count));
+        done.push(format!(
+            "service {} (scaled {} → 0, deleted)",
+            s.name, s.count
+        ));
     }
     match ecs.deregister_all(env).await {
         Ok(arns) => done.extend(
@@ -912,28 +884,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placement_tag_round_trips() {
-        for p in [
-            Placement::default(),
-            Placement {
-                strategies: vec![
-                    Strategy {
-                        kind: "spread".into(),
-                        field: "attribute:ecs.availability-zone".into(),
-                    },
-                    Strategy {
-                        kind: "spread".into(),
-                        field: "instanceId".into(),
-                    },
-                ],
-                constraints: vec!["distinctInstance".into()],
-            },
-        ] {
-            assert_eq!(parse_placement_tag(&p.tag()), p);
-        }
-    }
-
-    #[test]
     fn a_partial_failure_says_what_was_and_was_not_applied() {
         let e = EcsError::Partial {
             cause: Box::new(EcsError::Call {
@@ -946,6 +896,9 @@ mod tests {
         };
         let text = e.to_string();
         assert!(text.contains("applied: + create   cluster c"), "{text}");
-        assert!(text.contains("not applied: + create   service e-app"), "{text}");
+        assert!(
+            text.contains("not applied: + create   service e-app"),
+            "{text}"
+        );
     }
 }
