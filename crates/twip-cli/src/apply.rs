@@ -120,7 +120,8 @@ fn desired(
     twip_docker::desired::desired(&plan, &scenario, env, port)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+/// A current-thread tokio runtime for the appliers.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

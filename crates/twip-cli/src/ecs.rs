@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use twip_ecs::{Action, Desired, Ecs};
 
-use crate::apply::{load_plan, ApplyArgs, DestroyArgs, StatusArgs};
+use crate::apply::{load_plan, runtime, ApplyArgs, DestroyArgs, StatusArgs};
 use crate::fail;
 
 /// Where ECS is (with `--target ecs`).
@@ -31,13 +31,6 @@ pub struct EcsApplyOpts {
     /// Also print an Auto Scaling group sketch per zone for the plan's nodes (with --target ecs).
     #[arg(long)]
     pub asg_sketch: bool,
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
 }
 
 fn cluster(o: &EcsOpts) -> Result<&str, String> {
