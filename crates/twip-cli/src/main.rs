@@ -10,6 +10,7 @@ mod apply;
 mod ecs;
 mod plan;
 mod policy;
+mod report;
 mod simulate;
 
 /// twip — scale-out planner and simulator.
@@ -38,6 +39,8 @@ enum Command {
     Status(apply::StatusArgs),
     /// Remove everything twip owns in an environment.
     Destroy(apply::DestroyArgs),
+    /// Write the scale-out report (HTML, Markdown, SVG/PNG charts) for plans or scenarios.
+    Report(report::ReportArgs),
 }
 
 /// Output format.
@@ -64,5 +67,6 @@ fn main() -> ExitCode {
         Command::Apply(args) => apply::apply(args),
         Command::Status(args) => apply::status(args),
         Command::Destroy(args) => apply::destroy(args),
+        Command::Report(args) => report::run(args),
     }
 }

@@ -1,0 +1,787 @@
+//! The charts, drawn with plotters on any backend: SVG for the HTML and
+//! Markdown, a bitmap for the PNGs. Every chart is a [`Chart`] value: its
+//! file stem, its title and what it draws.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::model::Phase;
+use crate::ReportError;
+
+/// Chart size in pixels.
+pub const SIZE: (u32, u32) = (960, 480);
+
+/// Service colours (placement map, utilisation).
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+    RGBColor(188, 189, 34),
+];
+const RED: RGBColor = RGBColor(214, 39, 40);
+const GREY: RGBColor = RGBColor(120, 120, 120);
+const FONT: &str = "sans-serif";
+
+/// Which chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Request rate over the day against the plan's capacity.
+    Traffic,
+    /// p50/p95/p99 over the day, SLO line, failure windows shaded.
+    Latency,
+    /// Utilisation per service: day mean (simulated) and at the peak.
+    Utilisation,
+    /// Error rate and p99 of each verification (failure) case.
+    Failures,
+    /// Cost against worst-case p99 of the candidates the planner tried.
+    Candidates,
+    /// Nodes grouped by zone, replicas coloured by service.
+    Placement,
+}
+
+impl Kind {
+    /// Every per-phase chart, in report order.
+    pub const ALL: [Kind; 6] = [
+        Kind::Traffic,
+        Kind::Latency,
+        Kind::Utilisation,
+        Kind::Failures,
+        Kind::Candidates,
+        Kind::Placement,
+    ];
+
+    /// File-name suffix.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Kind::Traffic => "traffic",
+            Kind::Latency => "latency",
+            Kind::Utilisation => "utilisation",
+            Kind::Failures => "failures",
+            Kind::Candidates => "candidates",
+            Kind::Placement => "placement",
+        }
+    }
+}
+
+/// What a chart shows.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// One chart of one phase.
+    Phase(&'a Phase, Kind),
+    /// The phase comparison.
+    Phases(&'a [Phase]),
+}
+
+/// A chart to draw.
+#[derive(Debug, Clone, Copy)]
+pub struct Chart<'a> {
+    /// What it shows.
+    pub subject: Subject<'a>,
+}
+
+impl<'a> Chart<'a> {
+    /// File stem (`worldwide-latency`, `phases`).
+    pub fn stem(&self) -> String {
+        match self.subject {
+            Subject::Phase(p, k) => format!("{}-{}", p.slug(), k.suffix()),
+            Subject::Phases(_) => "phases".into(),
+        }
+    }
+
+    /// Caption.
+    pub fn title(&self) -> String {
+        match self.subject {
+            Subject::Phase(p, k) => {
+                let what = match k {
+                    Kind::Traffic => "request rate over the day against the plan's capacity",
+                    Kind::Latency => "latency over the day (failure windows shaded)",
+                    Kind::Utilisation => "utilisation per service",
+                    Kind::Failures => "error rate and p99 in each failure case",
+                    Kind::Candidates => "cost against worst-case p99 of the candidates tried",
+                    Kind::Placement => "placement: nodes by zone, replicas by service",
+                };
+                format!("{}: {what}", p.name)
+            }
+            Subject::Phases(_) => "phase comparison: nodes, cost, p99, headroom".into(),
+        }
+    }
+
+    /// The chart as an SVG document.
+    pub fn svg(&self) -> Result<String, ReportError> {
+        let mut out = String::new();
+        {
+            let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+            self.draw(&root)?;
+            root.present().map_err(|e| self.err(e))?;
+        }
+        Ok(out)
+    }
+
+    /// The chart as a PNG file.
+    pub fn png(&self, path: &std::path::Path) -> Result<(), ReportError> {
+        let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+        self.draw(&root)?;
+        root.present().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> ReportError {
+        ReportError::Chart {
+            name: self.stem(),
+            message: e.to_string(),
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ReportError>
+    where
+        DB::ErrorType: 'static,
+    {
+        crate::font::ensure()?;
+        root.fill(&WHITE).map_err(|e| self.err(e))?;
+        let r = match self.subject {
+            Subject::Phase(p, Kind::Traffic) => traffic(root, p),
+            Subject::Phase(p, Kind::Latency) => latency(root, p),
+            Subject::Phase(p, Kind::Utilisation) => utilisation(root, p),
+            Subject::Phase(p, Kind::Failures) => failures(root, p),
+            Subject::Phase(p, Kind::Candidates) => candidates(root, p),
+            Subject::Phase(p, Kind::Placement) => placement(root, p),
+            Subject::Phases(ps) => phases(root, ps),
+        };
+        r.map_err(|e| self.err(e))
+    }
+}
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+fn hours(p: &Phase) -> Vec<f64> {
+    let tl = &p.sim.timeline;
+    tl.start_s
+        .iter()
+        .map(|s| (s + tl.interval_s / 2.0) / 3600.0)
+        .collect()
+}
+
+fn x_range(p: &Phase) -> (f64, f64) {
+    let tl = &p.sim.timeline;
+    let lo = tl.start_s.first().copied().unwrap_or(0.0) / 3600.0;
+    let hi = tl
+        .start_s
+        .last()
+        .map(|s| (s + tl.interval_s) / 3600.0)
+        .unwrap_or(p.traffic.duration_h);
+    (lo.min(hi - 1e-3), hi)
+}
+
+fn finite_max(v: impl Iterator<Item = f64>) -> f64 {
+    v.filter(|x| x.is_finite()).fold(0.0, f64::max)
+}
+
+fn caption_style() -> TextStyle<'static> {
+    (FONT, 20).into_font().color(&BLACK)
+}
+
+fn traffic<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Phase) -> R
+where
+    DB::ErrorType: 'static,
+{
+    let xs = hours(p);
+    let tl = &p.sim.timeline;
+    let (x0, x1) = x_range(p);
+    let caps: Vec<(&str, f64, ShapeStyle)> = [
+        (
+            "capacity (all nodes)",
+            Some(p.capacity_rps),
+            GREEN.stroke_width(2),
+        ),
+        (
+            "capacity, worst node lost",
+            p.capacity_node_loss_rps,
+            RGBColor(255, 127, 14).stroke_width(2),
+        ),
+        (
+            "capacity, worst zone lost",
+            p.capacity_zone_loss_rps,
+            RED.stroke_width(2),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(l, c, s)| c.filter(|c| c.is_finite()).map(|c| (l, c, s)))
+    .collect();
+    let ymax = finite_max(
+        tl.rps
+            .iter()
+            .copied()
+            .chain(caps.iter().map(|c| c.1))
+            .chain([p.traffic.peak_rps]),
+    ) * 1.1;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!("{}: request rate vs capacity", p.name),
+            caption_style(),
+        )
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(75)
+        .build_cartesian_2d(x0..x1, 0.0..ymax.max(1.0))?;
+    chart
+        .configure_mesh()
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(TRANSPARENT)
+        .x_desc("simulated time (h, UTC)")
+        .y_desc("requests/s")
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .label_style((FONT, 14))
+        .draw()?;
+    chart
+        .draw_series(LineSeries::new(
+            xs.iter().copied().zip(tl.rps.iter().copied()),
+            PALETTE[0].stroke_width(2),
+        ))?
+        .label("arrivals (simulated)")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], PALETTE[0].stroke_width(2)));
+    for (k, (label, c, style)) in caps.into_iter().enumerate() {
+        // A failure's capacity is dashed: it may coincide with another line.
+        let pts = [(x0, c), (x1, c)];
+        let series = if k == 0 {
+            chart.draw_series(LineSeries::new(pts, style))?
+        } else {
+            chart.draw_series(DashedLineSeries::new(pts, 10 + 6 * k as u32, 6, style))?
+        };
+        series
+            .label(format!("{label}: {c:.0} req/s"))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 14))
+        .draw()?;
+    Ok(())
+}
+
+fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Phase) -> R
+where
+    DB::ErrorType: 'static,
+{
+    let xs = hours(p);
+    let tl = &p.sim.timeline;
+    let (x0, x1) = x_range(p);
+    let slo = p.slo_p99_ms;
+    let ymax = finite_max(tl.p99_ms.iter().copied().chain(slo)) * 1.6;
+    let ymin = tl
+        .p50_ms
+        .iter()
+        .copied()
+        .filter(|y| y.is_finite() && *y > 0.0)
+        .fold(f64::INFINITY, f64::min)
+        .min(ymax / 10.0)
+        .max(0.01)
+        / 2.0;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!("{}: latency percentiles over the day (log scale)", p.name),
+            caption_style(),
+        )
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(75)
+        .build_cartesian_2d(x0..x1, (ymin..ymax.max(1.0)).log_scale())?;
+    chart
+        .configure_mesh()
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(TRANSPARENT)
+        .x_desc("simulated time (h, UTC)")
+        .y_desc("latency (ms, log scale)")
+        .y_label_formatter(&|y| {
+            if *y >= 1.0 {
+                format!("{y:.0}")
+            } else {
+                format!("{y:.2}")
+            }
+        })
+        .label_style((FONT, 14))
+        .draw()?;
+    let shade = RGBColor(255, 200, 200).mix(0.6);
+    let mut first = true;
+    for (_, from, to, _) in &p.sim.failures {
+        let (a, b) = (from.max(x0), to.min(x1));
+        if b <= a {
+            continue;
+        }
+        let s = chart.draw_series([Rectangle::new([(a, ymin), (b, ymax)], shade.filled())])?;
+        if first {
+            s.label("failure window").legend(move |(x, y)| {
+                Rectangle::new([(x, y - 6), (x + 20, y + 6)], shade.filled())
+            });
+            first = false;
+        }
+    }
+    for (series, label, color) in [
+        (&tl.p50_ms, "p50", PALETTE[2]),
+        (&tl.p95_ms, "p95", PALETTE[1]),
+        (&tl.p99_ms, "p99", PALETTE[0]),
+    ] {
+        let pts: Vec<(f64, f64)> = xs
+            .iter()
+            .copied()
+            .zip(series.iter().copied())
+            .filter(|(_, y)| y.is_finite() && *y > 0.0)
+            .collect();
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    if let Some(s) = slo {
+        let style = RED.stroke_width(2);
+        chart
+            .draw_series(DashedLineSeries::new([(x0, s), (x1, s)], 8, 5, style))?
+            .label(format!("SLO p99 {s:.0} ms"))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 14))
+        .draw()?;
+    Ok(())
+}
+
+/// Bars: x is the category index, labels from `names`.
+fn bar_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    caption: &str,
+    y_desc: &str,
+    names: &[String],
+    series: &[(&str, RGBColor, Vec<f64>)],
+    limit: Option<(String, f64)>,
+    ymax: f64,
+) -> R
+where
+    DB::ErrorType: 'static,
+{
+    let n = names.len().max(1);
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, caption_style())
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(75)
+        .build_cartesian_2d(0.0..n as f64, 0.0..ymax)?;
+    let fmt_names = names.to_vec();
+    chart
+        .configure_mesh()
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(TRANSPARENT)
+        .disable_x_mesh()
+        .x_labels(n * 2 + 1)
+        .x_label_formatter(&move |x: &f64| {
+            let i = x.floor() as usize;
+            if (x - x.floor() - 0.5).abs() < 1e-6 {
+                fmt_names.get(i).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc(y_desc)
+        .label_style((FONT, 14))
+        .draw()?;
+    let k = series.len().max(1) as f64;
+    let w = 0.7 / k;
+    for (j, (label, color, values)) in series.iter().enumerate() {
+        let color = *color;
+        chart
+            .draw_series(values.iter().enumerate().map(|(i, v)| {
+                let x = i as f64 + 0.15 + j as f64 * w;
+                Rectangle::new([(x, 0.0), (x + w * 0.92, v.min(ymax))], color.filled())
+            }))?
+            .label(*label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+    }
+    if let Some((label, y)) = limit {
+        let style = RED.stroke_width(2);
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(0.0, y), (n as f64, y)],
+                8,
+                5,
+                style,
+            ))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 14))
+        .draw()?;
+    Ok(())
+}
+
+fn utilisation<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Phase) -> R
+where
+    DB::ErrorType: 'static,
+{
+    let names: Vec<String> = p.services.iter().map(|s| s.name.clone()).collect();
+    let day: Vec<f64> = p.services.iter().map(|s| s.util_day * 100.0).collect();
+    let peak: Vec<f64> = p.services.iter().map(|s| s.util_peak * 100.0).collect();
+    bar_chart(
+        root,
+        &format!("{}: utilisation per service", p.name),
+        "utilisation (% of workers busy)",
+        &names,
+        &[
+            ("mean over the day (simulated)", PALETTE[0], day),
+            ("at the peak (offered load)", PALETTE[1], peak),
+        ],
+        None,
+        100.0,
+    )
+}
+
+/// Short name of a verification case for an axis: `baseline`, `node-1`, `zone us-east-1a`.
+fn short_case(case: &str) -> String {
+    let c = case.strip_prefix("lose ").unwrap_or(case);
+    c.split(" (").next().unwrap_or(c).to_string()
+}
+
+fn failures<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Phase) -> R
+where
+    DB::ErrorType: 'static,
+{
+    let (left, right) = root.split_horizontally(SIZE.0 / 2);
+    let names: Vec<String> = p.verification.iter().map(|v| short_case(&v.case)).collect();
+    let err: Vec<f64> = p
+        .verification
+        .iter()
+        .map(|v| v.error_rate * 100.0)
+        .collect();
+    let lim = p.slo_error_rate.map(|e| e * 100.0);
+    let ymax = finite_max(err.iter().copied().chain(lim)) * 1.25;
+    bar_chart(
+        &left,
+        "error rate per case",
+        "errors (% of requests)",
+        &names,
+        &[("error rate", RED, err)],
+        lim.map(|l| (format!("SLO {l:.2} %"), l)),
+        ymax.max(1e-3),
+    )?;
+    let p99: Vec<f64> = p.verification.iter().map(|v| v.p99_ms).collect();
+    let ymax = finite_max(p99.iter().copied().chain(p.slo_p99_ms)) * 1.25;
+    bar_chart(
+        &right,
+        "p99 per case",
+        "p99 latency (ms)",
+        &names,
+        &[("p99", PALETTE[0], p99)],
+        p.slo_p99_ms.map(|l| (format!("SLO {l:.0} ms"), l)),
+        ymax.max(1.0),
+    )
+}
+
+fn candidates<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Phase) -> R
+where
+    DB::ErrorType: 'static,
+{
+    let measured: Vec<f64> = p.candidates.iter().filter_map(|c| c.worst_p99_ms).collect();
+    let top = finite_max(measured.iter().copied().chain(p.slo_p99_ms)) * 1.6;
+    let lost_y = top / 1.15; // a row for candidates that lose a service
+    let xs: Vec<f64> = p.candidates.iter().map(|c| c.monthly_usd).collect();
+    let xmin = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let xmax = finite_max(xs.iter().copied());
+    let pad = ((xmax - xmin) * 0.1).max(xmax * 0.05).max(1.0);
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!("{}: candidates tried, cost vs worst-case p99", p.name),
+            caption_style(),
+        )
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(75)
+        .build_cartesian_2d((xmin - pad).max(0.0)..xmax + pad, 0.0..top.max(1.0))?;
+    chart
+        .configure_mesh()
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(TRANSPARENT)
+        .x_desc("cost (USD per month)")
+        .x_label_formatter(&|x| format!("${x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_desc("worst-case p99 over failure cases (ms)")
+        .label_style((FONT, 14))
+        .draw()?;
+    let rejected: Vec<(f64, f64)> = p
+        .candidates
+        .iter()
+        .filter(|c| !c.chosen)
+        .filter_map(|c| c.worst_p99_ms.map(|y| (c.monthly_usd, y.min(top))))
+        .collect();
+    chart
+        .draw_series(
+            rejected
+                .iter()
+                .map(|&pt| Cross::new(pt, 6, RED.stroke_width(2))),
+        )?
+        .label(format!("rejected ({} with a p99)", rejected.len()))
+        .legend(|(x, y)| Cross::new((x + 8, y), 5, RED.stroke_width(2)));
+    let lost: Vec<(f64, f64)> = p
+        .candidates
+        .iter()
+        .filter(|c| !c.chosen && c.worst_p99_ms.is_none())
+        .map(|c| (c.monthly_usd, lost_y))
+        .collect();
+    if !lost.is_empty() {
+        chart
+            .draw_series(
+                lost.iter()
+                    .map(|&pt| TriangleMarker::new(pt, 7, GREY.filled())),
+            )?
+            .label(format!(
+                "rejected: a failure loses a service ({})",
+                lost.len()
+            ))
+            .legend(|(x, y)| TriangleMarker::new((x + 8, y), 6, GREY.filled()));
+    }
+    if let Some(s) = p.slo_p99_ms {
+        let style = RED.stroke_width(1);
+        chart
+            .draw_series(DashedLineSeries::new(
+                [((xmin - pad).max(0.0), s), (xmax + pad, s)],
+                8,
+                5,
+                style,
+            ))?
+            .label(format!("SLO p99 {s:.0} ms"))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+    }
+    let green = RGBColor(0, 150, 0);
+    for c in p.candidates.iter().filter(|c| c.chosen) {
+        let y = c.worst_p99_ms.unwrap_or(0.0);
+        chart
+            .draw_series([Circle::new((c.monthly_usd, y), 9, green.filled())])?
+            .label(format!(
+                "chosen: ${:.0}/month, p99 {y:.0} ms",
+                c.monthly_usd
+            ))
+            .legend(move |(x, y)| Circle::new((x + 8, y), 6, green.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 14))
+        .draw()?;
+    Ok(())
+}
+
+fn placement<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Phase) -> R
+where
+    DB::ErrorType: 'static,
+{
+    let (w, h) = root.dim_in_pixel();
+    let (w, h) = (w as i32, h as i32);
+    root.draw(&Text::new(
+        format!(
+            "{}: placement ({} nodes, {})",
+            p.name,
+            p.nodes.len(),
+            p.node_summary()
+        ),
+        (12, 8),
+        caption_style(),
+    ))?;
+    let services: Vec<&str> = p.replicas.iter().map(|(s, _)| s.as_str()).collect();
+    let color =
+        |s: &str| PALETTE[services.iter().position(|x| *x == s).unwrap_or(0) % PALETTE.len()];
+    // Legend.
+    let mut lx = 12;
+    for (s, n) in &p.replicas {
+        root.draw(&Rectangle::new(
+            [(lx, 40), (lx + 14, 54)],
+            color(s).filled(),
+        ))?;
+        let label = format!("{s} ({n} replicas)");
+        root.draw(&Text::new(label.clone(), (lx + 20, 40), (FONT, 14)))?;
+        lx += 40 + 8 * label.len() as i32;
+    }
+    // One column per zone.
+    let zones = p.zones.len().max(1) as i32;
+    let top = 70;
+    let col_w = (w - 24) / zones;
+    for (zi, z) in p.zones.iter().enumerate() {
+        let x0 = 12 + zi as i32 * col_w;
+        let nodes: Vec<&twip_model::PlanNode> = p.nodes.iter().filter(|n| &n.zone == z).collect();
+        root.draw(&Rectangle::new(
+            [(x0 + 2, top), (x0 + col_w - 4, h - 8)],
+            RGBColor(240, 240, 245).filled(),
+        ))?;
+        root.draw(&Text::new(
+            format!("zone {z}: {} nodes", nodes.len()),
+            (x0 + 8, top + 6),
+            (FONT, 15).into_font().color(&BLACK),
+        ))?;
+        // Node boxes in a grid.
+        let area_w = col_w - 16;
+        let area_h = h - 8 - (top + 30) - 6;
+        let n = nodes.len().max(1) as i32;
+        let mut cols = 1;
+        while cols * cols * area_h < n * area_w && cols < n {
+            cols += 1;
+        }
+        // Fewer columns when the nodes are few (readable labels).
+        let cols = cols.clamp(1, n);
+        let rows = (n + cols - 1) / cols;
+        let bw = area_w / cols;
+        let bh = (area_h / rows).min(90);
+        for (k, node) in nodes.iter().enumerate() {
+            let (c, r) = (k as i32 % cols, k as i32 / cols);
+            let bx = x0 + 8 + c * bw;
+            let by = top + 30 + r * bh;
+            root.draw(&Rectangle::new(
+                [(bx, by), (bx + bw - 3, by + bh - 3)],
+                WHITE.filled(),
+            ))?;
+            root.draw(&Rectangle::new(
+                [(bx, by), (bx + bw - 3, by + bh - 3)],
+                GREY.stroke_width(1),
+            ))?;
+            let reps: Vec<&str> = p
+                .placements
+                .iter()
+                .filter(|(_, nd)| *nd == node.id)
+                .map(|(s, _)| s.as_str())
+                .collect();
+            let labelled = bh >= 40 && bw >= 70;
+            let cell = ((bh - 6).min(bw / 3) / 2).clamp(3, 16);
+            let cy = if labelled {
+                by + bh - 6 - cell
+            } else {
+                by + (bh - cell) / 2 - 1
+            };
+            if labelled {
+                root.draw(&Text::new(
+                    node.id.clone(),
+                    (bx + 4, by + 3),
+                    (FONT, 12).into_font().color(&BLACK),
+                ))?;
+            }
+            for (j, s) in reps.iter().enumerate() {
+                let cx = bx + 3 + j as i32 * (cell + 2);
+                if cx + cell > bx + bw - 4 {
+                    break;
+                }
+                root.draw(&Rectangle::new(
+                    [(cx, cy), (cx + cell, cy + cell)],
+                    color(s).filled(),
+                ))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One panel of the comparison: caption, unit, values, an optional limit line.
+type Panel<'a> = (&'a str, &'a str, Vec<f64>, Option<(String, f64)>);
+
+fn phases<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, ps: &[Phase]) -> R
+where
+    DB::ErrorType: 'static,
+{
+    let (title, body) = root.split_vertically(34);
+    title.draw_text(
+        "phase comparison",
+        &caption_style().pos(Pos::new(HPos::Left, VPos::Top)),
+        (12, 8),
+    )?;
+    let panels = body.split_evenly((1, 4));
+    let names: Vec<String> = ps.iter().map(|p| short_phase(&p.name)).collect();
+    let slo = ps.iter().filter_map(|p| p.slo_p99_ms).fold(0.0, f64::max);
+    let nodes: Vec<f64> = ps.iter().map(|p| p.nodes.len() as f64).collect();
+    let cost: Vec<f64> = ps.iter().map(|p| p.monthly_usd).collect();
+    let p99: Vec<f64> = ps.iter().map(|p| p.worst_p99_ms()).collect();
+    let head: Vec<f64> = ps.iter().map(|p| p.headroom() * 100.0).collect();
+    let specs: [Panel; 4] = [
+        ("nodes", "nodes", nodes, None),
+        ("cost", "USD per month", cost, None),
+        (
+            "worst-case p99",
+            "ms",
+            p99,
+            (slo > 0.0).then(|| (format!("SLO {slo:.0} ms"), slo)),
+        ),
+        ("headroom at peak", "% of capacity free", head, None),
+    ];
+    for (panel, (caption, unit, values, limit)) in panels.iter().zip(specs) {
+        let ymax = finite_max(values.iter().copied().chain(limit.as_ref().map(|l| l.1))) * 1.3;
+        let n = names.len().max(1);
+        let fmt_names = names.clone();
+        let mut chart = ChartBuilder::on(panel)
+            .caption(caption, (FONT, 16))
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(62)
+            .build_cartesian_2d(0.0..n as f64, 0.0..ymax.max(1.0))?;
+        chart
+            .configure_mesh()
+            .bold_line_style(BLACK.mix(0.12))
+            .light_line_style(TRANSPARENT)
+            .disable_x_mesh()
+            .x_labels(n * 2 + 1)
+            .x_label_formatter(&move |x: &f64| {
+                if (x - x.floor() - 0.5).abs() < 1e-6 {
+                    fmt_names
+                        .get(x.floor() as usize)
+                        .cloned()
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(unit)
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .label_style((FONT, 12))
+            .draw()?;
+        chart.draw_series(values.iter().enumerate().map(|(i, v)| {
+            Rectangle::new(
+                [(i as f64 + 0.2, 0.0), (i as f64 + 0.8, *v)],
+                PALETTE[i % PALETTE.len()].filled(),
+            )
+        }))?;
+        chart.draw_series(values.iter().enumerate().map(|(i, v)| {
+            Text::new(
+                if *v >= 100.0 || v.fract() == 0.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.1}")
+                },
+                (i as f64 + 0.25, *v + ymax * 0.06),
+                (FONT, 12),
+            )
+        }))?;
+        if let Some((_, y)) = limit {
+            chart.draw_series(DashedLineSeries::new(
+                [(0.0, y), (n as f64, y)],
+                6,
+                4,
+                RED.stroke_width(2),
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// `limited-release` → `limited`, short enough for an axis.
+fn short_phase(name: &str) -> String {
+    name.split('-').next().unwrap_or(name).to_string()
+}

@@ -1,0 +1,261 @@
+//! twip's scale-out reports.
+//!
+//! Data flows one way: a plan (or a scenario, planned here) → a simulation
+//! of the plan over the scenario's day → the report model ([`Phase`]) →
+//! the renderers: one self-contained `index.html` (inline SVG), `report.md`
+//! with the charts as SVG files beside it, and every chart as PNG.
+//!
+//! ```no_run
+//! let report = twip_report::Report::build(
+//!     &["reports/plans/worldwide.json".into()],
+//!     &twip_report::Options::default(),
+//! )?;
+//! report.write("reports/twip".as_ref())?;
+//! # Ok::<(), twip_report::ReportError>(())
+//! ```
+//!
+//! Charts are drawn with plotters; their text needs a TrueType font at run
+//! time (DejaVu Sans from Debian's `fonts-dejavu-core`, or `TWIP_FONT`).
+
+pub mod charts;
+mod doc;
+mod font;
+pub mod model;
+mod text;
+
+use std::path::{Path, PathBuf};
+
+pub use charts::{Chart, Kind};
+pub use doc::Block;
+pub use font::FONT_ENV;
+pub use model::{Candidate, Phase};
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A scenario, plan or catalog could not be read (names file, line, field).
+    #[error(transparent)]
+    Model(#[from] twip_model::Error),
+    /// An input is inconsistent.
+    #[error("{}: {message}", path.display())]
+    Input {
+        /// The input.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Planning a scenario failed or found nothing.
+    #[error("{}: {message}", path.display())]
+    Plan {
+        /// The scenario.
+        path: PathBuf,
+        /// What happened.
+        message: String,
+    },
+    /// The simulation refused the input.
+    #[error("{}: simulation: {message}", path.display())]
+    Sim {
+        /// The input.
+        path: PathBuf,
+        /// What happened.
+        message: String,
+    },
+    /// No usable font for the charts.
+    #[error("{0}")]
+    Font(String),
+    /// plotters failed to draw a chart.
+    #[error("chart {name}: {message}")]
+    Chart {
+        /// Chart file stem.
+        name: String,
+        /// plotters' error.
+        message: String,
+    },
+    /// Reading or writing a file.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Nothing to report on.
+    #[error("no input: give at least one plan (.json) or scenario (.toml)")]
+    NoInput,
+}
+
+/// How to build a report.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Seed of the simulations (and of planning a scenario); `None` takes the scenario's.
+    pub seed: Option<u64>,
+    /// Timeline intervals over the simulated day (a multiple of 10).
+    pub intervals: usize,
+    /// Simulate at most this many seconds of each scenario (tests); `None`: all of it.
+    pub duration_s: Option<f64>,
+    /// The command that regenerates the report, written at its top.
+    pub command: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            seed: None,
+            intervals: 240,
+            duration_s: None,
+            command: "twip report ...".into(),
+        }
+    }
+}
+
+/// A report over one or more phases, in the order given.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The phases.
+    pub phases: Vec<Phase>,
+    /// The command written at the top.
+    pub command: String,
+}
+
+/// The files of a rendered report, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// `(file name, contents)`, text files (HTML, Markdown, SVG).
+    pub files: Vec<(String, String)>,
+    /// Chart stems to render as PNG.
+    pub png: Vec<String>,
+}
+
+impl Report {
+    /// Loads every input (plans or scenarios), plans scenarios, simulates.
+    pub fn build(inputs: &[PathBuf], opts: &Options) -> Result<Report, ReportError> {
+        if inputs.is_empty() {
+            return Err(ReportError::NoInput);
+        }
+        let phases = inputs
+            .iter()
+            .map(|p| model::load_phase(p, opts))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Report {
+            phases,
+            command: opts.command.clone(),
+        })
+    }
+
+    /// The document (the same blocks go to HTML and Markdown).
+    pub fn document(&self) -> Vec<Block> {
+        text::document(&self.phases, &self.command).0
+    }
+
+    /// Every chart in the report.
+    pub fn charts(&self) -> Vec<Chart<'_>> {
+        text::document(&self.phases, &self.command).1
+    }
+
+    /// Renders the text files: `index.html`, `report.md` and one SVG per chart.
+    pub fn render(&self) -> Result<Rendered, ReportError> {
+        let (blocks, charts) = text::document(&self.phases, &self.command);
+        let mut svgs = Vec::new();
+        for c in &charts {
+            svgs.push((c.stem(), c.svg()?));
+        }
+        let lookup = |stem: &str| {
+            svgs.iter()
+                .find(|(s, _)| s == stem)
+                .map(|(_, svg)| svg.clone())
+        };
+        let mut files = vec![
+            (
+                "index.html".to_string(),
+                doc::html("TWIP scale-out report", &blocks, &lookup),
+            ),
+            ("report.md".to_string(), doc::markdown(&blocks)),
+        ];
+        let png = svgs.iter().map(|(s, _)| s.clone()).collect();
+        files.extend(svgs.into_iter().map(|(s, svg)| (format!("{s}.svg"), svg)));
+        Ok(Rendered { files, png })
+    }
+
+    /// Writes the report into `out`: everything goes to a temporary folder
+    /// beside it first, which then replaces `out`, so a failure leaves
+    /// `out` as it was.
+    pub fn write(&self, out: &Path) -> Result<Vec<PathBuf>, ReportError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ReportError::Io { path, source }
+        };
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if out.is_dir() {
+            let empty = std::fs::read_dir(out).map_err(io(out))?.next().is_none();
+            if !empty && !out.join("report.md").is_file() {
+                return Err(ReportError::Input {
+                    path: out.to_path_buf(),
+                    message:
+                        "exists and holds no twip report (no report.md): refusing to replace it"
+                            .into(),
+                });
+            }
+        } else if out.exists() {
+            return Err(ReportError::Input {
+                path: out.to_path_buf(),
+                message: "exists and is not a folder".into(),
+            });
+        }
+        let rendered = self.render()?;
+        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "report".into());
+        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        let result = (|| {
+            if tmp.exists() {
+                std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+            }
+            std::fs::create_dir(&tmp).map_err(io(&tmp))?;
+            let mut written = Vec::new();
+            for (f, text) in &rendered.files {
+                let p = tmp.join(f);
+                std::fs::write(&p, text).map_err(io(&p))?;
+                written.push(out.join(f));
+            }
+            let charts = self.charts();
+            for c in charts.iter().filter(|c| rendered.png.contains(&c.stem())) {
+                let f = format!("{}.png", c.stem());
+                c.png(&tmp.join(&f))?;
+                written.push(out.join(f));
+            }
+            Ok(written)
+        })();
+        let written = match result {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
+        };
+        // Swap: out → old, tmp → out, remove old.
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        let had = out.exists();
+        if had {
+            std::fs::rename(out, &old).map_err(io(out))?;
+        }
+        if let Err(source) = std::fs::rename(&tmp, out) {
+            if had {
+                let _ = std::fs::rename(&old, out);
+            }
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(ReportError::Io {
+                path: out.to_path_buf(),
+                source,
+            });
+        }
+        if had {
+            std::fs::remove_dir_all(&old).map_err(io(&old))?;
+        }
+        Ok(written)
+    }
+}

@@ -1,0 +1,633 @@
+//! The report model: one [`Phase`] per input, built from the plan, the
+//! scenario and a simulation of the plan. Renderers read only this.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use twip_model::{Catalog, FailureKind, Plan, PlanNode, Scenario, Verification};
+use twip_plan::{Outcome, PlanOptions};
+use twip_sim::Timeline;
+
+use crate::{Options, ReportError};
+
+/// Hours in the month the plan's monthly cost uses.
+pub use twip_model::plan::HOURS_PER_MONTH;
+
+/// One phase (one plan of one scenario) with everything the report shows.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    /// Scenario name (`limited-release`).
+    pub name: String,
+    /// The file the phase came from (a plan or a scenario).
+    pub source: PathBuf,
+    /// The scenario file.
+    pub scenario_file: PathBuf,
+    /// Whether the plan was made for this report (a scenario was given).
+    pub planned_here: bool,
+    /// p99 objective (ms).
+    pub slo_p99_ms: Option<f64>,
+    /// Error-rate objective.
+    pub slo_error_rate: Option<f64>,
+    /// Failure classes the plan must survive (`node`, `zone`).
+    pub survive: Vec<String>,
+    /// What arrives.
+    pub traffic: TrafficSummary,
+    /// Placement policy.
+    pub policy: String,
+    /// Region whose prices apply.
+    pub region: String,
+    /// The plan's nodes.
+    pub nodes: Vec<PlanNode>,
+    /// The zones, in the order nodes first appear.
+    pub zones: Vec<String>,
+    /// Replicas per service, in the scenario's order.
+    pub replicas: Vec<(String, u32)>,
+    /// `(service, node id)` of every replica.
+    pub placements: Vec<(String, String)>,
+    /// Hourly and monthly cost (USD), as in the plan.
+    pub hourly_usd: f64,
+    /// Monthly cost (USD), as in the plan.
+    pub monthly_usd: f64,
+    /// The planner's verification cases.
+    pub verification: Vec<Verification>,
+    /// Candidates the planner tried with a cost and a verdict, chosen first.
+    pub candidates: Vec<Candidate>,
+    /// Rejected entries in the plan (all reasons).
+    pub rejected_total: usize,
+    /// The nearest cheaper candidates and why they failed (at most five).
+    pub nearest_rejected: Vec<(String, String)>,
+    /// Per service figures.
+    pub services: Vec<ServiceSummary>,
+    /// Service names with every callee before its callers (the order to scale up in).
+    pub scale_order: Vec<String>,
+    /// Entry requests/s the plan can carry at 100 % utilisation of its
+    /// bottleneck service (analytic, no queueing).
+    pub capacity_rps: f64,
+    /// The same with the worst single node lost.
+    pub capacity_node_loss_rps: Option<f64>,
+    /// The same with the worst zone lost (more than one zone only).
+    pub capacity_zone_loss_rps: Option<f64>,
+    /// The simulated day on this plan.
+    pub sim: SimSummary,
+    /// Catalog name and the date of its prices.
+    pub catalog: Option<(String, String)>,
+}
+
+/// The traffic a scenario asks for.
+#[derive(Debug, Clone)]
+pub struct TrafficSummary {
+    /// Constant rate (requests/s).
+    pub constant_rps: f64,
+    /// `(region, peak requests/s, UTC hour of the peak, trough ratio)`.
+    pub regions: Vec<(String, f64, f64, f64)>,
+    /// `(start h, minutes, multiplier)`.
+    pub spikes: Vec<(f64, f64, f64)>,
+    /// Largest entry rate (requests/s).
+    pub peak_rps: f64,
+    /// When (hours of simulated time).
+    pub peak_at_h: f64,
+    /// Requests per day.
+    pub daily_requests: f64,
+    /// Simulated hours.
+    pub duration_h: f64,
+    /// UTC hour at simulated time 0.
+    pub start_hour_utc: f64,
+    /// Injected failures: `(what, from h, to h)`.
+    pub failures: Vec<(String, f64, Option<f64>)>,
+}
+
+/// One service's figures.
+#[derive(Debug, Clone)]
+pub struct ServiceSummary {
+    /// Name.
+    pub name: String,
+    /// Replicas in the plan.
+    pub replicas: u32,
+    /// Workers per replica.
+    pub workers: u32,
+    /// vCPU per replica.
+    pub cpu: f64,
+    /// MiB per replica.
+    pub memory_mb: u32,
+    /// Mean and p99 of its own service time (ms).
+    pub service_ms: (f64, f64),
+    /// Visits per entry request.
+    pub visits: f64,
+    /// Mean worker holding time per visit (ms), synchronous calls included.
+    pub holding_ms: f64,
+    /// Mean simulated utilisation over the day.
+    pub util_day: f64,
+    /// Offered utilisation at the peak (analytic).
+    pub util_peak: f64,
+    /// Entry requests/s this service can carry (analytic).
+    pub capacity_rps: f64,
+}
+
+/// A planner candidate on the cost/p99 chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// `76 x c5.large (lb 2, static 2, app 74)`.
+    pub label: String,
+    /// Monthly cost (USD).
+    pub monthly_usd: f64,
+    /// Worst p99 over its verification cases (ms); `None` when a failure
+    /// would lose a whole service.
+    pub worst_p99_ms: Option<f64>,
+    /// The plan's choice.
+    pub chosen: bool,
+}
+
+/// The simulated day.
+#[derive(Debug, Clone)]
+pub struct SimSummary {
+    /// Latency percentiles over the day (ms): p50, p95, p99.
+    pub p50_ms: f64,
+    /// 95th percentile (ms).
+    pub p95_ms: f64,
+    /// 99th percentile (ms).
+    pub p99_ms: f64,
+    /// Errors / requests.
+    pub error_rate: f64,
+    /// Requests simulated.
+    pub requests: u64,
+    /// Every SLO met over the day.
+    pub slo_met: bool,
+    /// Violations, if any.
+    pub violations: Vec<String>,
+    /// Per-interval series.
+    pub timeline: Timeline,
+    /// Failures as simulated: `(what, from h, to h, errors)`.
+    pub failures: Vec<(String, f64, f64, u64)>,
+}
+
+impl Phase {
+    /// Largest p99 over the plan's verification cases (ms).
+    pub fn worst_p99_ms(&self) -> f64 {
+        self.verification
+            .iter()
+            .map(|v| v.p99_ms)
+            .fold(0.0, f64::max)
+    }
+
+    /// The verification case with the largest p99.
+    pub fn worst_case(&self) -> Option<&Verification> {
+        self.verification
+            .iter()
+            .max_by(|a, b| a.p99_ms.total_cmp(&b.p99_ms))
+    }
+
+    /// Headroom at the peak: the fraction of the bottleneck's capacity left.
+    pub fn headroom(&self) -> f64 {
+        1.0 - self.traffic.peak_rps / self.capacity_rps
+    }
+
+    /// Instance types used, with counts: `85 x c5.large`.
+    pub fn node_summary(&self) -> String {
+        let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+        for n in &self.nodes {
+            *by.entry(&n.instance_type).or_default() += 1;
+        }
+        by.iter()
+            .map(|(t, n)| format!("{n} x {t}"))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+
+    /// Nodes per zone.
+    pub fn nodes_in_zone(&self, zone: &str) -> usize {
+        self.nodes.iter().filter(|n| n.zone == zone).count()
+    }
+
+    /// File-name stem of this phase's charts.
+    pub fn slug(&self) -> String {
+        self.name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    }
+}
+
+/// Where a plan's scenario file is: as written (relative to the working
+/// directory), else relative to the plan's folder.
+fn scenario_of(plan_path: &Path, plan: &Plan) -> Result<PathBuf, ReportError> {
+    match &plan.scenario_file {
+        Some(f) if f.is_relative() && !f.exists() => {
+            Ok(plan_path.parent().unwrap_or(Path::new(".")).join(f))
+        }
+        Some(f) => Ok(f.clone()),
+        None => Err(ReportError::Input {
+            path: plan_path.to_path_buf(),
+            message: "field `scenario_file`: the plan does not name its scenario".into(),
+        }),
+    }
+}
+
+/// Builds one phase from a plan (`.json`) or a scenario (`.toml`, planned
+/// here), simulating the plan with a timeline.
+pub fn load_phase(path: &Path, opts: &Options) -> Result<Phase, ReportError> {
+    let is_plan = path.extension().is_some_and(|e| e == "json");
+    let (plan, scenario_file, mut scenario) = if is_plan {
+        let plan = Plan::load(path)?;
+        let sf = scenario_of(path, &plan)?;
+        let scenario = Scenario::load(&sf)?;
+        (plan, sf, scenario)
+    } else {
+        let scenario = Scenario::load(path)?;
+        let outcome = twip_plan::plan(
+            &scenario,
+            &PlanOptions {
+                seed: opts.seed,
+                ..PlanOptions::default()
+            },
+        )
+        .map_err(|e| ReportError::Plan {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        match outcome {
+            Outcome::Found { plan, .. } => (*plan, path.to_path_buf(), scenario),
+            Outcome::NoPlan { binding, .. } => {
+                return Err(ReportError::Plan {
+                    path: path.to_path_buf(),
+                    message: format!("no plan meets the objectives: {binding}"),
+                })
+            }
+        }
+    };
+    if plan.scenario != scenario.name {
+        return Err(ReportError::Input {
+            path: path.to_path_buf(),
+            message: format!(
+                "field `scenario`: the plan is for `{}`, {} is `{}`",
+                plan.scenario,
+                scenario_file.display(),
+                scenario.name
+            ),
+        });
+    }
+    let layout = plan
+        .apply_to(&mut scenario)
+        .map_err(|message| ReportError::Input {
+            path: path.to_path_buf(),
+            message: format!("the plan does not fit its scenario: {message}"),
+        })?;
+    if let Some(d) = opts.duration_s {
+        let d = scenario.duration_s.min(d.max(scenario.warmup_s + 60.0));
+        scenario.duration_s = d;
+        scenario.failures.retain(|f| f.at_s < d);
+        scenario.traffic.spikes.retain(|s| s.at_s < d);
+    }
+    let sim = twip_sim::simulate(
+        &scenario,
+        &twip_sim::Options {
+            seed: opts.seed,
+            replications: 1,
+            layout: Some(layout),
+            timeline: true,
+            intervals: opts.intervals,
+            ..twip_sim::Options::default()
+        },
+    )
+    .map_err(|e| ReportError::Sim {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let timeline = sim.timeline.clone().ok_or_else(|| ReportError::Sim {
+        path: path.to_path_buf(),
+        message: "the simulation returned no timeline".into(),
+    })?;
+
+    let sizing = twip_plan::sizing::size(&scenario);
+    let catalog = match &scenario.infrastructure.catalog {
+        Some(c) => Some(Catalog::load(c)?),
+        None => None,
+    };
+    let region = plan
+        .region
+        .clone()
+        .or_else(|| scenario.infrastructure.region.clone())
+        .unwrap_or_default();
+
+    // Zones in order of first appearance.
+    let mut zones: Vec<String> = Vec::new();
+    for n in &plan.nodes {
+        if !zones.contains(&n.zone) {
+            zones.push(n.zone.clone());
+        }
+    }
+    let node_zone: BTreeMap<&str, &str> = plan
+        .nodes
+        .iter()
+        .map(|n| (n.id.as_str(), n.zone.as_str()))
+        .collect();
+
+    let svc_capacity = |i: usize, replicas: f64| -> f64 {
+        let s = &scenario.services[i];
+        let per_visit = sizing.visits[i] * sizing.holding_s[i];
+        if per_visit <= 0.0 {
+            f64::INFINITY
+        } else {
+            replicas * s.workers as f64 / per_visit
+        }
+    };
+    let services: Vec<ServiceSummary> = scenario
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let cap = svc_capacity(i, s.replicas as f64);
+            ServiceSummary {
+                name: s.name.clone(),
+                replicas: s.replicas,
+                workers: s.workers,
+                cpu: s.cpu,
+                memory_mb: s.memory_mb,
+                service_ms: (s.service_time.mean_ms(), s.service_time.quantile_ms(0.99)),
+                visits: sizing.visits[i],
+                holding_ms: sizing.holding_s[i] * 1e3,
+                util_day: sim.services.get(&s.name).map_or(0.0, |r| r.utilization),
+                util_peak: sizing.peak_rps / cap,
+                capacity_rps: cap,
+            }
+        })
+        .collect();
+    let capacity_rps = services
+        .iter()
+        .map(|s| s.capacity_rps)
+        .fold(f64::INFINITY, f64::min);
+    // Capacity with every replica in `lost` (a predicate on node id) gone.
+    let capacity_without = |lost: &dyn Fn(&str) -> bool| -> f64 {
+        scenario
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let left = plan
+                    .placements
+                    .iter()
+                    .filter(|p| p.service == s.name && !lost(&p.node))
+                    .count();
+                svc_capacity(i, left as f64)
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let capacity_node_loss_rps = plan
+        .nodes
+        .iter()
+        .map(|n| capacity_without(&|id| id == n.id))
+        .reduce(f64::min);
+    let capacity_zone_loss_rps = if zones.len() > 1 {
+        zones
+            .iter()
+            .map(|z| capacity_without(&|id| node_zone.get(id) == Some(&z.as_str())))
+            .reduce(f64::min)
+    } else {
+        None
+    };
+
+    let price = |ty: &str| -> Option<f64> {
+        catalog.as_ref()?.instance(ty)?.price(&region).or_else(|| {
+            plan.nodes
+                .iter()
+                .find(|n| n.instance_type == ty)
+                .map(|n| n.hourly_usd)
+        })
+    };
+    let mut candidates = vec![Candidate {
+        label: format!("{} (chosen)", plan_label(&plan)),
+        monthly_usd: plan.cost.monthly_usd,
+        worst_p99_ms: Some(
+            plan.verification
+                .iter()
+                .map(|v| v.p99_ms)
+                .fold(0.0, f64::max),
+        ),
+        chosen: true,
+    }];
+    for r in &plan.rejected {
+        if let Some(c) = parse_rejected(&r.candidate, &r.reason, &price) {
+            candidates.push(c);
+        }
+    }
+    let nearest_rejected = plan
+        .rejected
+        .iter()
+        .rev()
+        .filter(|r| !r.reason.starts_with("not enough capacity"))
+        .take(5)
+        .map(|r| (r.candidate.clone(), r.reason.clone()))
+        .collect();
+
+    let t = &scenario.traffic;
+    let failures = scenario
+        .failures
+        .iter()
+        .map(|f| {
+            let kind = match f.kind {
+                FailureKind::Replica => "replica",
+                FailureKind::Node => "node",
+                FailureKind::Zone => "zone",
+            };
+            let what = match &f.target {
+                Some(x) => format!("{kind} {x}"),
+                None => format!("{kind} (the busiest)"),
+            };
+            (
+                what,
+                f.at_s / 3600.0,
+                f.duration_s.map(|d| (f.at_s + d) / 3600.0),
+            )
+        })
+        .collect();
+    let traffic = TrafficSummary {
+        constant_rps: t.rps,
+        regions: t
+            .regions
+            .iter()
+            .map(|r| (r.name.clone(), r.peak_rps, r.peak_hour_utc, r.trough_ratio))
+            .collect(),
+        spikes: t
+            .spikes
+            .iter()
+            .map(|s| (s.at_s / 3600.0, s.duration_s / 60.0, s.multiplier))
+            .collect(),
+        peak_rps: sizing.peak_rps,
+        peak_at_h: sizing.peak_at_s / 3600.0,
+        daily_requests: sizing.daily_requests,
+        duration_h: scenario.duration_s / 3600.0,
+        start_hour_utc: t.start_hour_utc,
+        failures,
+    };
+    let sim_summary = SimSummary {
+        p50_ms: sim.latency_ms.p50,
+        p95_ms: sim.latency_ms.p95,
+        p99_ms: sim.latency_ms.p99,
+        error_rate: sim.error_rate,
+        requests: sim.requests,
+        slo_met: sim.slo.met,
+        violations: sim.slo.violations.clone(),
+        timeline,
+        failures: sim
+            .failures
+            .iter()
+            .map(|f| {
+                (
+                    f.what.clone(),
+                    f.at_s / 3600.0,
+                    f.end_s.unwrap_or(scenario.duration_s) / 3600.0,
+                    f.errors,
+                )
+            })
+            .collect(),
+    };
+    let slo = scenario.slo.as_ref();
+    Ok(Phase {
+        name: scenario.name.clone(),
+        source: path.to_path_buf(),
+        scenario_file,
+        planned_here: !is_plan,
+        slo_p99_ms: slo.and_then(|s| s.p99_ms),
+        slo_error_rate: slo.and_then(|s| s.max_error_rate),
+        survive: slo
+            .map(|s| {
+                s.survive
+                    .iter()
+                    .map(|k| match k {
+                        FailureKind::Replica => "replica".to_string(),
+                        FailureKind::Node => "node".to_string(),
+                        FailureKind::Zone => "zone".to_string(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        traffic,
+        policy: plan.policy.clone(),
+        region,
+        zones,
+        replicas: scenario
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), plan.replicas[&s.name]))
+            .collect(),
+        placements: plan
+            .placements
+            .iter()
+            .map(|p| (p.service.clone(), p.node.clone()))
+            .collect(),
+        hourly_usd: plan.cost.hourly_usd,
+        monthly_usd: plan.cost.monthly_usd,
+        verification: plan.verification.clone(),
+        candidates,
+        rejected_total: plan.rejected.len(),
+        nearest_rejected,
+        services,
+        scale_order: twip_plan::sizing::topological(&scenario)
+            .into_iter()
+            .rev()
+            .map(|i| scenario.services[i].name.clone())
+            .collect(),
+        capacity_rps,
+        capacity_node_loss_rps,
+        capacity_zone_loss_rps,
+        sim: sim_summary,
+        catalog: catalog.map(|c| (c.name, c.prices_as_of)),
+        nodes: plan.nodes,
+    })
+}
+
+/// `85 x c5.large (lb 2, static 2, app 83)`.
+fn plan_label(plan: &Plan) -> String {
+    let mut types: Vec<&str> = plan
+        .nodes
+        .iter()
+        .map(|n| n.instance_type.as_str())
+        .collect();
+    types.dedup();
+    let reps = plan
+        .replicas
+        .iter()
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("{} x {} ({reps})", plan.nodes.len(), types.join("+"))
+}
+
+/// A rejected entry that names one node count and one instance type, with
+/// its cost from the catalog and its worst p99 from the reason:
+/// `76 x c5.large (...)` + `p99 3734 ms > 1000 ms when ...`. Ranges (`2..75
+/// x ...`) and capacity rejections carry no single cost or p99 and give
+/// `None`; a placement that loses a whole service gives `worst_p99_ms: None`.
+///
+/// The plan's `rejected` entries are text (the plan's JSON contract); this
+/// reads the two forms the planner writes.
+pub fn parse_rejected(
+    candidate: &str,
+    reason: &str,
+    price: &dyn Fn(&str) -> Option<f64>,
+) -> Option<Candidate> {
+    let head = candidate.split(" (").next()?;
+    let (n, ty) = head.split_once(" x ")?;
+    let n: u32 = n.trim().parse().ok()?;
+    let ty = ty.trim();
+    let hourly = price(ty)? * n as f64;
+    let worst_p99_ms = if let Some(rest) = reason.strip_prefix("p99 ") {
+        Some(rest.split(" ms").next()?.trim().parse::<f64>().ok()?)
+    } else if reason.contains("loses the service") {
+        None
+    } else {
+        return None;
+    };
+    Some(Candidate {
+        label: candidate.to_string(),
+        monthly_usd: hourly * HOURS_PER_MONTH,
+        worst_p99_ms,
+        chosen: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn price(t: &str) -> Option<f64> {
+        (t == "c5.large").then_some(0.085)
+    }
+
+    #[test]
+    fn rejected_with_a_p99() {
+        let c = parse_rejected(
+            "76 x c5.large (lb 2, static 2, app 74)",
+            "p99 3734 ms > 1000 ms when zone us-east-1a is lost",
+            &price,
+        )
+        .unwrap();
+        assert_eq!(c.worst_p99_ms, Some(3734.0));
+        assert!((c.monthly_usd - 76.0 * 0.085 * 730.0).abs() < 1e-6);
+        assert!(!c.chosen);
+    }
+
+    #[test]
+    fn rejected_that_loses_a_service() {
+        let c = parse_rejected(
+            "19 x c5.large (lb 2, static 2, app 74)",
+            "zone us-east-1a holds every replica of lb: losing it loses the service",
+            &price,
+        )
+        .unwrap();
+        assert_eq!(c.worst_p99_ms, None);
+    }
+
+    #[test]
+    fn ranges_capacity_and_unknown_types_are_skipped() {
+        assert!(parse_rejected("2..75 x c5.large (app 3)", "p99 5 ms > 1 ms", &price).is_none());
+        assert!(parse_rejected("3 x c5.large (app 3)", "not enough capacity", &price).is_none());
+        assert!(parse_rejected("3 x m9.huge (app 3)", "p99 5 ms > 1 ms", &price).is_none());
+        assert!(parse_rejected("garbage", "p99 x ms", &price).is_none());
+    }
+}

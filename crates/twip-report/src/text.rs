@@ -1,0 +1,588 @@
+//! The report's text: the phases → a [`Block`] document.
+
+use crate::charts::{Chart, Kind, Subject};
+use crate::doc::Block;
+use crate::model::Phase;
+
+/// `12345.6` → `12,346`.
+pub fn thousands(x: f64) -> String {
+    let neg = x < 0.0;
+    let digits = format!("{:.0}", x.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if neg {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+/// `$5,274`.
+pub fn usd(x: f64) -> String {
+    if x < 10.0 {
+        format!("${x:.3}")
+    } else {
+        format!("${}", thousands(x))
+    }
+}
+
+fn pct(x: f64) -> String {
+    if x == 0.0 {
+        "0 %".into()
+    } else if x < 0.001 {
+        format!("{:.3} %", x * 100.0)
+    } else {
+        format!("{:.2} %", x * 100.0)
+    }
+}
+
+fn hour(h: f64) -> String {
+    let m = (h * 60.0).round() as i64;
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+fn zones_line(p: &Phase) -> String {
+    p.zones
+        .iter()
+        .map(|z| format!("{} in {z}", p.nodes_in_zone(z)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn replicas_line(p: &Phase) -> String {
+    p.replicas
+        .iter()
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn survive_line(p: &Phase) -> String {
+    if p.survive.is_empty() {
+        "no failure to survive".into()
+    } else {
+        format!("survive the loss of any {}", p.survive.join(" or any "))
+    }
+}
+
+fn chart(blocks: &mut Vec<Block>, c: Chart) {
+    blocks.push(Block::Chart(c.stem(), c.title()));
+}
+
+/// The whole document, and every chart it shows.
+pub fn document<'a>(phases: &'a [Phase], command: &str) -> (Vec<Block>, Vec<Chart<'a>>) {
+    let mut b = Vec::new();
+    let mut charts = Vec::new();
+    let mut add = |b: &mut Vec<Block>, c: Chart<'a>| {
+        chart(b, c);
+        charts.push(c);
+    };
+    b.push(Block::Heading(1, "TWIP scale-out report".into()));
+    b.push(Block::Para(format!(
+        "What to run, where, what it costs and why, for {}. Every figure comes from twip's \
+         planner (the cheapest plan that meets the SLOs, verified by simulation in every failure \
+         case it must survive) and from a simulation of the whole day on that plan. \
+         Regenerate this report with:",
+        phases
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )));
+    b.push(Block::Code(command.to_string()));
+
+    // Summary.
+    b.push(Block::Heading(2, "Summary: what to deploy".into()));
+    b.push(Block::Table(
+        [
+            "phase",
+            "region",
+            "nodes",
+            "replicas",
+            "cost per month",
+            "worst-case p99 (SLO)",
+            "headroom at peak",
+            "must survive",
+        ]
+        .map(String::from)
+        .to_vec(),
+        phases
+            .iter()
+            .map(|p| {
+                vec![
+                    p.name.clone(),
+                    p.region.clone(),
+                    p.node_summary(),
+                    replicas_line(p),
+                    usd(p.monthly_usd),
+                    format!(
+                        "{:.0} ms ({})",
+                        p.worst_p99_ms(),
+                        p.slo_p99_ms
+                            .map_or("none".into(), |s| format!("≤ {s:.0} ms"))
+                    ),
+                    format!("{:.0} %", p.headroom() * 100.0),
+                    if p.survive.is_empty() {
+                        "—".into()
+                    } else {
+                        p.survive.join(", ")
+                    },
+                ]
+            })
+            .collect(),
+    ));
+    b.push(Block::List {
+        ordered: false,
+        items: phases
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}: deploy {} in {} ({}) running {}; {} per month; worst-case p99 {:.0} ms \
+                     against an objective of {}, the day's peak at {:.0} req/s.",
+                    p.name,
+                    p.node_summary(),
+                    p.region,
+                    zones_line(p),
+                    replicas_line(p),
+                    usd(p.monthly_usd),
+                    p.worst_p99_ms(),
+                    p.slo_p99_ms.map_or("none".into(), |s| format!("{s:.0} ms")),
+                    p.traffic.peak_rps
+                )
+            })
+            .collect(),
+    });
+    if phases.len() > 1 {
+        add(
+            &mut b,
+            Chart {
+                subject: Subject::Phases(phases),
+            },
+        );
+        for w in phases.windows(2) {
+            steps(&mut b, &w[0], &w[1]);
+        }
+    }
+    for p in phases {
+        phase(&mut b, p, &mut add);
+    }
+    (b, charts)
+}
+
+/// Scale-out steps from `a` to `b`.
+fn steps(out: &mut Vec<Block>, a: &Phase, b: &Phase) {
+    out.push(Block::Heading(
+        2,
+        format!("Scale-out steps: {} → {}", a.name, b.name),
+    ));
+    let mut items = Vec::new();
+    let same_region = a.region == b.region;
+    let ty = b.node_summary();
+    if same_region {
+        let adds: Vec<String> = b
+            .zones
+            .iter()
+            .map(|z| {
+                let d = b.nodes_in_zone(z) as i64 - a.nodes_in_zone(z) as i64;
+                format!(
+                    "{z}: {} → {} ({d:+})",
+                    a.nodes_in_zone(z),
+                    b.nodes_in_zone(z)
+                )
+            })
+            .collect();
+        items.push(format!(
+            "Add nodes zone by zone, the same number in each turn, so every zone grows together \
+             ({}; the target is {ty}).",
+            adds.join(", ")
+        ));
+    } else {
+        items.push(format!(
+            "Open region {}: {} serves {} from {}, {} from {}. Create the {} nodes zone by zone \
+             ({}) next to the running {} ones; the {} plan keeps serving meanwhile.",
+            b.region,
+            a.name,
+            if a.traffic.regions.is_empty() {
+                "its traffic".to_string()
+            } else {
+                a.traffic
+                    .regions
+                    .iter()
+                    .map(|r| r.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            },
+            a.region,
+            b.name,
+            b.region,
+            ty,
+            zones_line(b),
+            a.name,
+            a.name
+        ));
+    }
+    for s in &b.scale_order {
+        let from = a
+            .replicas
+            .iter()
+            .find(|(n, _)| n == s)
+            .map_or(0, |(_, n)| *n);
+        let to = b
+            .replicas
+            .iter()
+            .find(|(n, _)| n == s)
+            .map_or(0, |(_, n)| *n);
+        let svc = b.services.iter().find(|x| &x.name == s);
+        let why = svc.map_or(String::new(), |x| {
+            format!(
+                "; each replica takes {} vCPU and {} MiB, and at the {} peak the service \
+                 runs at {:.0} % of its workers",
+                x.cpu,
+                x.memory_mb,
+                b.name,
+                x.util_peak * 100.0
+            )
+        });
+        if to > from {
+            items.push(format!(
+                "Scale {s} from {from} to {to} replicas (+{}) with the {} policy{why}. \
+                 Back ends first: a front that grows before what it calls only moves the queue.",
+                to - from,
+                b.policy
+            ));
+        } else if to < from {
+            items.push(format!(
+                "Run {s} with {to} replicas instead of {from}{why}; remove the extra ones last, \
+                 once the new ones are healthy."
+            ));
+        } else {
+            items.push(format!("Keep {s} at {to} replicas{why}."));
+        }
+    }
+    if let Some((at, min, mult)) = b.traffic.spikes.first() {
+        items.push(format!(
+            "Have all of it running before the launch spike at {} UTC (×{mult} for {min:.0} min): \
+             the plan is sized for its peak of {:.0} req/s.",
+            hour(*at + b.traffic.start_hour_utc),
+            b.traffic.peak_rps
+        ));
+    }
+    items.push(format!(
+        "Check the result against the plan before moving traffic: `twip simulate {} --plan PLAN` \
+         replays the day, and `twip status` compares what runs with the plan.",
+        b.scenario_file.display()
+    ));
+    if !same_region {
+        items.push(format!(
+            "Move the traffic to {} and retire the {} {} nodes in {} ({} per month saved).",
+            b.region,
+            a.nodes.len(),
+            a.name,
+            a.region,
+            usd(a.monthly_usd)
+        ));
+    }
+    out.push(Block::List {
+        ordered: true,
+        items,
+    });
+    out.push(Block::Para(format!(
+        "Cost goes from {} to {} per month (×{:.1}) for a peak from {:.0} to {:.0} req/s (×{:.1}).",
+        usd(a.monthly_usd),
+        usd(b.monthly_usd),
+        b.monthly_usd / a.monthly_usd,
+        a.traffic.peak_rps,
+        b.traffic.peak_rps,
+        b.traffic.peak_rps / a.traffic.peak_rps
+    )));
+}
+
+fn phase<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Block>, Chart<'a>)) {
+    let ch = |k| Chart {
+        subject: Subject::Phase(p, k),
+    };
+    b.push(Block::Heading(2, format!("Phase: {}", p.name)));
+    b.push(Block::Para(format!(
+        "From {}{} (scenario {}).",
+        p.source.display(),
+        if p.planned_here {
+            ", planned for this report"
+        } else {
+            ""
+        },
+        p.scenario_file.display()
+    )));
+
+    b.push(Block::Heading(3, "What was asked".into()));
+    b.push(Block::Para(format!(
+        "Objectives: p99 of end-to-end latency {}, errors {}, and {}.",
+        p.slo_p99_ms
+            .map_or("unbounded".into(), |x| format!("≤ {x:.0} ms")),
+        p.slo_error_rate
+            .map_or("unbounded".into(), |x| format!("≤ {}", pct(x))),
+        survive_line(p)
+    )));
+    let t = &p.traffic;
+    let mut rows: Vec<Vec<String>> = t
+        .regions
+        .iter()
+        .map(|(n, peak, h, trough)| {
+            vec![
+                n.clone(),
+                format!("{peak:.0} req/s at {} UTC", hour(*h)),
+                format!("{:.0} req/s", peak * trough),
+            ]
+        })
+        .collect();
+    if t.constant_rps > 0.0 {
+        rows.push(vec![
+            "constant".into(),
+            format!("{:.0} req/s", t.constant_rps),
+            format!("{:.0} req/s", t.constant_rps),
+        ]);
+    }
+    b.push(Block::Table(
+        vec!["traffic".into(), "peak".into(), "trough".into()],
+        rows,
+    ));
+    let mut tr = format!(
+        "Simulated: {} h; {} requests a day, peak {:.0} req/s at {} UTC.",
+        t.duration_h,
+        thousands(t.daily_requests),
+        t.peak_rps,
+        hour(t.peak_at_h + t.start_hour_utc)
+    );
+    for (at, min, mult) in &t.spikes {
+        tr.push_str(&format!(
+            " A launch spike multiplies the load by {mult} at {} UTC for {min:.0} minutes.",
+            hour(at + t.start_hour_utc)
+        ));
+    }
+    if !t.failures.is_empty() {
+        tr.push_str(&format!(
+            " Failures injected into the simulated day: {}.",
+            t.failures
+                .iter()
+                .map(|(w, a, e)| match e {
+                    Some(e) => format!("{w} from {} to {}", hour(*a), hour(*e)),
+                    None => format!("{w} from {} on", hour(*a)),
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    b.push(Block::Para(tr));
+
+    b.push(Block::Heading(3, "What was chosen and why".into()));
+    b.push(Block::Para(format!(
+        "{} in {} ({}), placed by the {} policy: {}. This is the cheapest candidate the planner \
+         found that meets every objective in the baseline and in every failure case it must \
+         survive (cases simulated: {}, listed below); cheaper candidates or groups of \
+         candidates rejected: {}.",
+        p.node_summary(),
+        p.region,
+        zones_line(p),
+        p.policy,
+        replicas_line(p),
+        p.verification.len(),
+        p.rejected_total
+    )));
+    if !p.nearest_rejected.is_empty() {
+        b.push(Block::Para(
+            "The nearest cheaper candidates and why they fail:".into(),
+        ));
+        b.push(Block::List {
+            ordered: false,
+            items: p
+                .nearest_rejected
+                .iter()
+                .map(|(c, r)| format!("{c}: {r}"))
+                .collect(),
+        });
+    }
+    b.push(Block::Table(
+        [
+            "service",
+            "replicas",
+            "workers each",
+            "vCPU / MiB each",
+            "service time mean / p99",
+            "visits per request",
+            "capacity",
+            "utilisation at peak",
+        ]
+        .map(String::from)
+        .to_vec(),
+        p.services
+            .iter()
+            .map(|s| {
+                vec![
+                    s.name.clone(),
+                    s.replicas.to_string(),
+                    s.workers.to_string(),
+                    format!("{} / {}", s.cpu, s.memory_mb),
+                    format!("{:.1} / {:.1} ms", s.service_ms.0, s.service_ms.1),
+                    format!("{:.2}", s.visits),
+                    format!("{} req/s", thousands(s.capacity_rps)),
+                    format!("{:.0} %", s.util_peak * 100.0),
+                ]
+            })
+            .collect(),
+    ));
+    add(b, ch(Kind::Placement));
+    add(b, ch(Kind::Candidates));
+
+    b.push(Block::Heading(3, "What it costs".into()));
+    let per_node = p.nodes.first().map_or(0.0, |n| n.hourly_usd);
+    b.push(Block::Para(format!(
+        "{} per hour, {} per month (730 hours) for {} at {} per node-hour, on-demand list prices \
+         in {}{}.",
+        usd(p.hourly_usd),
+        usd(p.monthly_usd),
+        p.node_summary(),
+        usd(per_node),
+        p.region,
+        p.catalog.as_ref().map_or(String::new(), |(n, d)| format!(
+            " from the {n} catalog, prices as of {d}"
+        ))
+    )));
+
+    b.push(Block::Heading(3, "The simulated day".into()));
+    let s = &p.sim;
+    b.push(Block::Para(format!(
+        "{} requests simulated on this plan: p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, error rate \
+         {}; {}. Capacity (every worker busy) is {} req/s against a peak of {:.0} req/s: {:.0} % \
+         headroom.",
+        thousands(s.requests as f64),
+        s.p50_ms,
+        s.p95_ms,
+        s.p99_ms,
+        pct(s.error_rate),
+        if s.slo_met {
+            "every objective met".to_string()
+        } else {
+            format!("not met: {}", s.violations.join("; "))
+        },
+        thousands(p.capacity_rps),
+        t.peak_rps,
+        p.headroom() * 100.0
+    )));
+    add(b, ch(Kind::Traffic));
+    add(b, ch(Kind::Latency));
+    add(b, ch(Kind::Utilisation));
+
+    b.push(Block::Heading(3, "When a node or a zone dies".into()));
+    b.push(Block::Table(
+        ["case", "p99", "error rate", "met", "stands for"]
+            .map(String::from)
+            .to_vec(),
+        p.verification
+            .iter()
+            .map(|v| {
+                vec![
+                    v.case.clone(),
+                    match v.p99_ci95_ms {
+                        Some(ci) => format!("{:.0} ± {ci:.0} ms", v.p99_ms),
+                        None => format!("{:.0} ms", v.p99_ms),
+                    },
+                    pct(v.error_rate),
+                    if v.met { "yes" } else { "no" }.into(),
+                    match v.covers.len() {
+                        0 => String::new(),
+                        n if n <= 3 => v.covers.join(", "),
+                        n => format!("{} and {} more", v.covers[..2].join(", "), n - 2),
+                    },
+                ]
+            })
+            .collect(),
+    ));
+    let mut f = String::from(
+        "Each case is simulated at the day's peak with the loss at its start: requests sent to \
+         the dead replicas fail until health checks take them out of rotation, then the survivors \
+         carry the load.",
+    );
+    if let Some(w) = p.worst_case() {
+        f.push_str(&format!(
+            " The worst case is \"{}\" with p99 {:.0} ms.",
+            w.case, w.p99_ms
+        ));
+    }
+    if let Some(c) = p.capacity_node_loss_rps {
+        f.push_str(&format!(
+            " With the worst node lost the plan still carries {} req/s ({:.0} % of the peak)",
+            thousands(c),
+            100.0 * c / t.peak_rps
+        ));
+        match p.capacity_zone_loss_rps {
+            Some(z) => f.push_str(&format!(
+                "; with the worst zone lost, {} req/s ({:.0} %).",
+                thousands(z),
+                100.0 * z / t.peak_rps
+            )),
+            None => f.push('.'),
+        }
+    }
+    for (what, a, e, errors) in &s.failures {
+        f.push_str(&format!(
+            " In the simulated day, {what} ({}–{}) cost {} failed requests.",
+            hour(*a),
+            hour(*e),
+            thousands(*errors as f64)
+        ));
+    }
+    b.push(Block::Para(f));
+    add(b, ch(Kind::Failures));
+
+    b.push(Block::Heading(3, "Assumptions".into()));
+    let mut items: Vec<String> = p
+        .services
+        .iter()
+        .map(|s| {
+            format!(
+                "{}: service time mean {:.1} ms, p99 {:.1} ms; {} workers per replica; a worker \
+                 is held {:.1} ms per visit on average (synchronous calls included).",
+                s.name, s.service_ms.0, s.service_ms.1, s.workers, s.holding_ms
+            )
+        })
+        .collect();
+    items.push(match &p.catalog {
+        Some((n, d)) => format!("Prices: {n}, on-demand list prices as of {d} (to be refreshed)."),
+        None => "Prices: as written in the plan.".into(),
+    });
+    items.push(
+        "Capacity is analytic: replicas × workers ÷ (visits × holding time) for each service, \
+         the smallest over services; the day's curves come from one seeded simulation (the \
+         scenario's seed), so they are reproducible."
+            .into(),
+    );
+    items.push(
+        "Arrivals are Poisson around the diurnal curve; latency is end-to-end at the entry \
+         after the warm-up; an instance runs only the replicas placed on it (no noisy neighbours)."
+            .into(),
+    );
+    b.push(Block::List {
+        ordered: false,
+        items,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(thousands(5274.25), "5,274");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(1_234_567.0), "1,234,567");
+        assert_eq!(usd(350.4), "$350");
+        assert_eq!(usd(0.48), "$0.480");
+        assert_eq!(hour(19.75), "19:45");
+        assert_eq!(pct(0.001), "0.10 %");
+    }
+}
