@@ -375,13 +375,17 @@ fn three_phases_over_whole_days_open_in_chromium() {
     let charts = html.matches("<figure").count();
     assert_eq!(charts, 19, "6 charts per phase and the comparison");
     let browser = chromium();
+    // As root (CI) chromium needs --no-sandbox; `timeout` bounds a hang.
     let flags = [
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
+        "--disable-dev-shm-usage",
         "--hide-scrollbars",
     ];
-    let dom = Command::new(&browser)
+    let dom = Command::new("timeout")
+        .arg("120")
+        .arg(&browser)
         .args(flags)
         .args(["--dump-dom", &url])
         .output()
@@ -391,7 +395,9 @@ fn three_phases_over_whole_days_open_in_chromium() {
     assert_eq!(dom.matches("<svg").count(), charts, "every chart parsed");
     // ... and a screenshot is taken.
     let shot = tmp("screenshot.png");
-    let o = Command::new(&browser)
+    let o = Command::new("timeout")
+        .arg("120")
+        .arg(&browser)
         .args(flags)
         .args(["--window-size=1200,3000"])
         .arg(format!("--screenshot={}", shot.display()))

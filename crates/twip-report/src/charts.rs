@@ -392,6 +392,13 @@ where
             }
         })
         .y_desc(y_desc)
+        .y_label_formatter(&move |y: &f64| {
+            if ymax >= 10.0 {
+                format!("{y:.0}")
+            } else {
+                format!("{y:.2}")
+            }
+        })
         .label_style((FONT, 14))
         .draw()?;
     let k = series.len().max(1) as f64;
@@ -470,7 +477,7 @@ where
     let ymax = finite_max(err.iter().copied().chain(lim)) * 1.25;
     bar_chart(
         &left,
-        "error rate per case",
+        "error rate per failure case (at the peak)",
         "errors (% of requests)",
         &names,
         &[("error rate", RED, err)],
@@ -481,7 +488,7 @@ where
     let ymax = finite_max(p99.iter().copied().chain(p.slo_p99_ms)) * 1.25;
     bar_chart(
         &right,
-        "p99 per case",
+        "p99 per failure case (at the peak)",
         "p99 latency (ms)",
         &names,
         &[("p99", PALETTE[0], p99)],
@@ -496,7 +503,8 @@ where
 {
     let measured: Vec<f64> = p.candidates.iter().filter_map(|c| c.worst_p99_ms).collect();
     let top = finite_max(measured.iter().copied().chain(p.slo_p99_ms)) * 1.6;
-    let lost_y = top / 1.15; // a row for candidates that lose a service
+    let lost_y = top / 1.12; // a row for candidates that lose a service
+    let unfit_y = top / 1.3; // a row for candidates whose replicas do not fit
     let xs: Vec<f64> = p.candidates.iter().map(|c| c.monthly_usd).collect();
     let xmin = xs.iter().copied().fold(f64::INFINITY, f64::min);
     let xmax = finite_max(xs.iter().copied());
@@ -534,10 +542,26 @@ where
         )?
         .label(format!("rejected ({} with a p99)", rejected.len()))
         .legend(|(x, y)| Cross::new((x + 8, y), 5, RED.stroke_width(2)));
+    let unfit: Vec<(f64, f64)> = p
+        .candidates
+        .iter()
+        .filter(|c| c.no_capacity)
+        .map(|c| (c.monthly_usd, unfit_y))
+        .collect();
+    if !unfit.is_empty() {
+        chart
+            .draw_series(unfit.iter().map(|&pt| {
+                EmptyElement::at(pt) + Rectangle::new([(-5, -5), (5, 5)], GREY.stroke_width(2))
+            }))?
+            .label(format!("rejected: replicas do not fit ({})", unfit.len()))
+            .legend(|(x, y)| {
+                Rectangle::new([(x + 3, y - 5), (x + 13, y + 5)], GREY.stroke_width(2))
+            });
+    }
     let lost: Vec<(f64, f64)> = p
         .candidates
         .iter()
-        .filter(|c| !c.chosen && c.worst_p99_ms.is_none())
+        .filter(|c| !c.chosen && !c.no_capacity && c.worst_p99_ms.is_none())
         .map(|c| (c.monthly_usd, lost_y))
         .collect();
     if !lost.is_empty() {

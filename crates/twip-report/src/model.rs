@@ -131,8 +131,11 @@ pub struct Candidate {
     /// Monthly cost (USD).
     pub monthly_usd: f64,
     /// Worst p99 over its verification cases (ms); `None` when a failure
-    /// would lose a whole service.
+    /// would lose a whole service or it did not fit.
     pub worst_p99_ms: Option<f64>,
+    /// Rejected before simulation: its replicas do not fit on its nodes
+    /// (for a group, the largest node count of the group).
+    pub no_capacity: bool,
     /// The plan's choice.
     pub chosen: bool,
 }
@@ -409,6 +412,7 @@ pub fn load_phase(path: &Path, opts: &Options) -> Result<Phase, ReportError> {
                 .fold(0.0, f64::max),
         ),
         chosen: true,
+        no_capacity: false,
     }];
     for r in &plan.rejected {
         if let Some(c) = parse_rejected(&r.candidate, &r.reason, &price) {
@@ -558,25 +562,38 @@ fn plan_label(plan: &Plan) -> String {
     format!("{} x {} ({reps})", plan.nodes.len(), types.join("+"))
 }
 
-/// A rejected entry that names one node count and one instance type, with
-/// its cost from the catalog and its worst p99 from the reason:
-/// `76 x c5.large (...)` + `p99 3734 ms > 1000 ms when ...`. Ranges (`2..75
-/// x ...`) and capacity rejections carry no single cost or p99 and give
-/// `None`; a placement that loses a whole service gives `worst_p99_ms: None`.
+/// A rejected entry with its cost from the catalog and its verdict from the
+/// reason: `76 x c5.large (...)` + `p99 3734 ms > 1000 ms when ...` gives
+/// the p99; a placement that loses a whole service gives `worst_p99_ms:
+/// None`; a capacity rejection (`2..75 x c5.large`, "not enough capacity")
+/// is priced at the largest node count of the group. Anything else (or an
+/// instance type without a price) gives `None`.
 ///
 /// The plan's `rejected` entries are text (the plan's JSON contract); this
-/// reads the two forms the planner writes.
+/// reads the forms the planner writes.
 pub fn parse_rejected(
     candidate: &str,
     reason: &str,
     price: &dyn Fn(&str) -> Option<f64>,
 ) -> Option<Candidate> {
     let head = candidate.split(" (").next()?;
-    let (n, ty) = head.split_once(" x ")?;
-    let n: u32 = n.trim().parse().ok()?;
+    let (counts, ty) = head.split_once(" x ")?;
     let ty = ty.trim();
+    let no_capacity = reason.starts_with("not enough capacity")
+        || reason.contains("does not fit")
+        || reason.starts_with("needs ");
+    let n: u32 = if no_capacity {
+        counts
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|x| x.parse().ok())
+            .max()?
+    } else {
+        counts.trim().parse().ok()?
+    };
     let hourly = price(ty)? * n as f64;
-    let worst_p99_ms = if let Some(rest) = reason.strip_prefix("p99 ") {
+    let worst_p99_ms = if no_capacity {
+        None
+    } else if let Some(rest) = reason.strip_prefix("p99 ") {
         Some(rest.split(" ms").next()?.trim().parse::<f64>().ok()?)
     } else if reason.contains("loses the service") {
         None
@@ -588,6 +605,7 @@ pub fn parse_rejected(
         monthly_usd: hourly * HOURS_PER_MONTH,
         worst_p99_ms,
         chosen: false,
+        no_capacity,
     })
 }
 
@@ -624,9 +642,28 @@ mod tests {
     }
 
     #[test]
-    fn ranges_capacity_and_unknown_types_are_skipped() {
+    fn capacity_rejections_take_the_largest_of_the_group() {
+        let c = parse_rejected(
+            "2..75 x c5.large (lb 2, static 2, app 74..98)",
+            "not enough capacity; the largest: needs 152 vCPU, 75 nodes have 150",
+            &price,
+        )
+        .unwrap();
+        assert!(c.no_capacity && c.worst_p99_ms.is_none());
+        assert!((c.monthly_usd - 75.0 * 0.085 * 730.0).abs() < 1e-6);
+        let c = parse_rejected(
+            "1, 3..4 x c5.large (app 1)",
+            "needs 3 vCPU, 1 nodes have 2",
+            &price,
+        )
+        .unwrap();
+        assert!((c.monthly_usd - 4.0 * 0.085 * 730.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn ranges_and_unknown_types_are_skipped() {
         assert!(parse_rejected("2..75 x c5.large (app 3)", "p99 5 ms > 1 ms", &price).is_none());
-        assert!(parse_rejected("3 x c5.large (app 3)", "not enough capacity", &price).is_none());
+        assert!(parse_rejected("3 x c5.large (app 3)", "something new", &price).is_none());
         assert!(parse_rejected("3 x m9.huge (app 3)", "p99 5 ms > 1 ms", &price).is_none());
         assert!(parse_rejected("garbage", "p99 x ms", &price).is_none());
     }

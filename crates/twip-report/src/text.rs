@@ -551,7 +551,7 @@ fn phase<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Blo
         })
         .collect();
     items.push(match &p.catalog {
-        Some((n, d)) => format!("Prices: {n}, on-demand list prices as of {d} (to be refreshed)."),
+        Some((n, d)) => format!("Prices: {n}, on-demand list prices as of {d}."),
         None => "Prices: as written in the plan.".into(),
     });
     items.push(
