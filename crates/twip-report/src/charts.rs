@@ -412,6 +412,18 @@ where
             }))?
             .label(*label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+        // The value above each bar, so a bar too small to see still reads.
+        chart.draw_series(values.iter().enumerate().map(|(i, v)| {
+            let x = i as f64 + 0.15 + j as f64 * w;
+            let t = if *v >= 10.0 || *v == 0.0 {
+                format!("{v:.0}")
+            } else if *v >= 0.1 {
+                format!("{v:.1}")
+            } else {
+                format!("{v:.3}")
+            };
+            Text::new(t, (x, v.min(ymax) + ymax * 0.05), (FONT, 12))
+        }))?;
     }
     if let Some((label, y)) = limit {
         let style = RED.stroke_width(2);
@@ -427,7 +439,7 @@ where
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font((FONT, 14))
@@ -442,17 +454,33 @@ where
     let names: Vec<String> = p.services.iter().map(|s| s.name.clone()).collect();
     let day: Vec<f64> = p.services.iter().map(|s| s.util_day * 100.0).collect();
     let peak: Vec<f64> = p.services.iter().map(|s| s.util_peak * 100.0).collect();
+    let mut series = vec![
+        ("mean over the day (simulated)", PALETTE[0], day),
+        ("at the peak (offered load)", PALETTE[1], peak),
+    ];
+    let loss = if p.zones.len() > 1 {
+        "at the peak, worst zone lost"
+    } else {
+        "at the peak, worst node lost"
+    };
+    if p.services.iter().all(|s| s.util_peak_loss.is_some()) {
+        series.push((
+            loss,
+            RED,
+            p.services
+                .iter()
+                .map(|s| s.util_peak_loss.unwrap_or(0.0) * 100.0)
+                .collect(),
+        ));
+    }
     bar_chart(
         root,
         &format!("{}: utilisation per service", p.name),
         "utilisation (% of workers busy)",
         &names,
-        &[
-            ("mean over the day (simulated)", PALETTE[0], day),
-            ("at the peak (offered load)", PALETTE[1], peak),
-        ],
-        None,
-        100.0,
+        &series,
+        Some(("100 %: overload".into(), 100.0)),
+        130.0,
     )
 }
 

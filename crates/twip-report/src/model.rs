@@ -119,6 +119,9 @@ pub struct ServiceSummary {
     pub util_day: f64,
     /// Offered utilisation at the peak (analytic).
     pub util_peak: f64,
+    /// The same after the worst zone loss (several zones) or node loss
+    /// (several nodes); above 1 is overload (infinite: none left).
+    pub util_peak_loss: Option<f64>,
     /// Entry requests/s this service can carry (analytic).
     pub capacity_rps: f64,
 }
@@ -339,7 +342,7 @@ pub fn load_phase(path: &Path, opts: &Options) -> Result<Phase, ReportError> {
             replicas * s.workers as f64 / per_visit
         }
     };
-    let services: Vec<ServiceSummary> = scenario
+    let mut services: Vec<ServiceSummary> = scenario
         .services
         .iter()
         .enumerate()
@@ -356,6 +359,7 @@ pub fn load_phase(path: &Path, opts: &Options) -> Result<Phase, ReportError> {
                 holding_ms: sizing.holding_s[i] * 1e3,
                 util_day: sim.services.get(&s.name).map_or(0.0, |r| r.utilization),
                 util_peak: sizing.peak_rps / cap,
+                util_peak_loss: None,
                 capacity_rps: cap,
             }
         })
@@ -385,6 +389,36 @@ pub fn load_phase(path: &Path, opts: &Options) -> Result<Phase, ReportError> {
         .iter()
         .map(|n| capacity_without(&|id| id == n.id))
         .reduce(f64::min);
+    // Each service's offered utilisation at the peak after the worst loss
+    // of the largest class: a zone (several zones) or a node.
+    // (zone?, name) of each loss of the largest class.
+    let losses: Vec<(bool, &str)> = if zones.len() > 1 {
+        zones.iter().map(|z| (true, z.as_str())).collect()
+    } else if plan.nodes.len() > 1 {
+        plan.nodes.iter().map(|n| (false, n.id.as_str())).collect()
+    } else {
+        Vec::new()
+    };
+    let is_lost = |&(zone, name): &(bool, &str), node: &str| {
+        if zone {
+            node_zone.get(node) == Some(&name)
+        } else {
+            node == name
+        }
+    };
+    for (i, svc) in services.iter_mut().enumerate() {
+        svc.util_peak_loss = losses
+            .iter()
+            .map(|lost| {
+                let left = plan
+                    .placements
+                    .iter()
+                    .filter(|p| p.service == svc.name && !is_lost(lost, &p.node))
+                    .count();
+                sizing.peak_rps / svc_capacity(i, left as f64)
+            })
+            .reduce(f64::max);
+    }
     let capacity_zone_loss_rps = if zones.len() > 1 {
         zones
             .iter()
