@@ -527,6 +527,30 @@ fn phase<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Blo
             None => f.push('.'),
         }
     }
+    if let Some(x) = p
+        .services
+        .iter()
+        .filter(|x| x.util_peak_loss.is_some_and(f64::is_finite))
+        .max_by(|a, b| {
+            a.util_peak_loss
+                .unwrap_or(0.0)
+                .total_cmp(&b.util_peak_loss.unwrap_or(0.0))
+        })
+    {
+        f.push_str(&format!(
+            " The bottleneck is {}: at the peak its workers are {:.0} % busy with every replica \
+             up and {:.1} % busy after the worst {} loss{}",
+            x.name,
+            x.util_peak * 100.0,
+            x.util_peak_loss.unwrap_or(0.0) * 100.0,
+            if p.zones.len() > 1 { "zone" } else { "node" },
+            if x.util_peak_loss.unwrap_or(0.0) > 0.85 {
+                ", which is what sets its replica count."
+            } else {
+                "; capacity does not bind here (the rejections above say what does)."
+            }
+        ));
+    }
     for (what, a, e, errors) in &s.failures {
         f.push_str(&format!(
             " In the simulated day, {what} ({}–{}) cost {} failed requests.",
