@@ -230,7 +230,14 @@ impl<'m> Run<'m> {
             completed: 0,
             errors: 0,
             latency_sum: 0.0,
-            hist: Histogram::new_with_bounds(1, HIST_MAX_US, 2).expect("valid histogram bounds"),
+            // Per-interval distributions only for a timeline: a full-range
+            // histogram per interval is 100 allocations to fill and fault in.
+            hist: if timeline {
+                Histogram::new_with_bounds(1, HIST_MAX_US, 2)
+            } else {
+                Histogram::new_with_bounds(1, 2, 0)
+            }
+            .expect("valid histogram bounds"),
         };
         Run {
             m,
