@@ -28,9 +28,15 @@ CARGO_HOME_DIR="${CARGO_HOME:-$HOME/.cargo}"
 SYSROOT="$(/usr/bin/rustc --print sysroot)"
 REMAP="--remap-path-prefix=$HERE=/twip/plugins --remap-path-prefix=$CARGO_HOME_DIR=/cargo --remap-path-prefix=$SYSROOT=/rust"
 
-for t in /usr/bin/cargo /usr/bin/rustc /usr/bin/rust-lld /usr/bin/clang-14 /usr/bin/wasm-ld-14; do
+for t in /usr/bin/cargo /usr/bin/rustc /usr/bin/lld-22 /usr/bin/clang-14 /usr/bin/wasm-ld-14; do
   [ -x "$t" ] || { echo "build.sh: missing $t — install the Debian packages listed at the top of this script (plugins/ci.sh does)" >&2; exit 2; }
 done
+# rustc links wasm32 with `rust-lld -flavor wasm`; Debian ships LLVM's lld
+# as lld-22 only, so give it that name on a private PATH entry.
+LLD_DIR="$(mktemp -d)"
+trap 'rm -rf "$LLD_DIR"' EXIT
+ln -s /usr/bin/lld-22 "$LLD_DIR/rust-lld"
+export PATH="$LLD_DIR:$PATH"
 echo "build.sh: $(/usr/bin/rustc --version), $(/usr/bin/clang-14 --version | head -1)"
 
 cd "$HERE"
