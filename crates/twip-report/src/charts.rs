@@ -158,6 +158,23 @@ impl<'a> Chart<'a> {
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
+/// Draws the series labels in the legend box every chart uses.
+fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>, position: SeriesLabelPosition) -> R
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 14))
+        .draw()?;
+    Ok(())
+}
+
 fn hours(p: &Phase) -> Vec<f64> {
     let tl = &p.sim.timeline;
     tl.start_s
@@ -256,14 +273,7 @@ where
             .label(format!("{label}: {c:.0} req/s"))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 14))
-        .draw()?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Phase) -> R
@@ -346,14 +356,7 @@ where
             .label(format!("SLO p99 {s:.0} ms"))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 14))
-        .draw()?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 /// Bars: x is the category index, labels from `names`.
@@ -437,14 +440,7 @@ where
             .label(label)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 14))
-        .draw()?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn utilisation<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Phase) -> R
@@ -627,14 +623,7 @@ where
             ))
             .legend(move |(x, y)| Circle::new((x + 8, y), 6, green.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 14))
-        .draw()?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::LowerLeft)
 }
 
 fn placement<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Phase) -> R
