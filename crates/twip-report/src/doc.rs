@@ -32,18 +32,6 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn anchor(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
-
 const STYLE: &str = "body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\
 h1{border-bottom:2px solid #444}h2{border-bottom:1px solid #aaa;margin-top:2em}\
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #bbb;padding:3px 8px;text-align:left}th{background:#eee}\
@@ -64,7 +52,12 @@ pub fn html(title: &str, blocks: &[Block], svg: &dyn Fn(&str) -> Option<String>)
     for b in blocks {
         match b {
             Block::Heading(l, t) => {
-                let _ = writeln!(o, "<h{l} id=\"{}\">{}</h{l}>", anchor(t), esc(t));
+                let _ = writeln!(
+                    o,
+                    "<h{l} id=\"{}\">{}</h{l}>",
+                    crate::model::slugify(t),
+                    esc(t)
+                );
             }
             Block::Para(t) => {
                 let _ = writeln!(o, "<p>{}</p>", esc(t));

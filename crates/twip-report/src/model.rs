@@ -206,17 +206,22 @@ impl Phase {
 
     /// File-name stem of this phase's charts.
     pub fn slug(&self) -> String {
-        self.name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .collect()
+        slugify(&self.name)
     }
+}
+
+/// Lower-case ASCII letters and digits, every other character a `-`: for
+/// file names and HTML anchors.
+pub(crate) fn slugify(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// Where a plan's scenario file is: as written (relative to the working
