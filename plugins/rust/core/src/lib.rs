@@ -127,7 +127,11 @@ const ANTI_ZONE: u8 = 2;
 
 /// The feasible node with the lowest score (lowest index on ties), and
 /// whether anti-affinity excluded a node that had room.
-#[inline(always)]
+// Inlined natively (LLVM keeps the state in registers either way); kept out
+// of line in wasm, where Cranelift allocates registers per function and the
+// huge inlined `place` would spill the scan's loop invariants to the stack.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
 fn pick<const MODE: u8, const ANTI: u8>(
     st: &[St],
     zone_count: &[u32],
@@ -137,35 +141,46 @@ fn pick<const MODE: u8, const ANTI: u8>(
     let mut best = u64::MAX;
     let mut best_i = usize::MAX;
     let mut blocked = false;
+    // One branch per node: the tests are combined with non-short-circuit
+    // `&`/`|`, so the wasm build has few basic blocks (each one a fuel
+    // update) per node.
     let mut consider = |i: usize, x: &St| {
-        if x.free_cpu < cpu || x.free_mem < mem {
-            return;
-        }
-        if ANTI == ANTI_NODE && x.count > 0 {
-            blocked = true;
-            return;
-        }
+        let fits = (x.free_cpu >= cpu) & (x.free_mem >= mem);
         let zc = if MODE == ZONE_SPREAD || ANTI == ANTI_ZONE {
-            zone_count[x.zone as usize]
+            // SAFETY: `place` checked every node's zone against the number
+            // of zones before any scan, and `zone_count` has one entry per
+            // zone.
+            unsafe { *zone_count.get_unchecked(x.zone as usize) }
         } else {
             0
         };
-        if ANTI == ANTI_ZONE && zc > 0 {
-            blocked = true;
+        let anti = match ANTI {
+            ANTI_NODE => x.count > 0,
+            ANTI_ZONE => zc > 0,
+            _ => false,
+        };
+        blocked |= fits & anti;
+        if !fits | anti {
             return;
         }
-        let score = match MODE {
-            NODE_SPREAD => ((x.count as u64) << 32) | x.load as u64,
-            ZONE_SPREAD => {
-                ((zc.min((1 << 23) - 1) as u64) << 41)
-                    | ((x.count.min((1 << 21) - 1) as u64) << 20)
-                    | x.load as u64
-            }
-            // Best fit on the scarcest resource, then on the other one.
-            PACK_CPU => (((x.free_cpu - cpu) as u64) << 32) | (x.free_mem - mem) as u64,
-            _ => (((x.free_mem - mem) as u64) << 32) | (x.free_cpu - cpu) as u64,
-        };
-        if score < best || best_i == usize::MAX {
+        let score =
+            match MODE {
+                NODE_SPREAD => ((x.count as u64) << 32) | x.load as u64,
+                ZONE_SPREAD => {
+                    ((zc.min((1 << 23) - 1) as u64) << 41)
+                        | ((x.count.min((1 << 21) - 1) as u64) << 20)
+                        | x.load as u64
+                }
+                // Best fit on the scarcest resource, then on the other one.
+                // Clamped below u64::MAX, the "nothing found yet" mark.
+                PACK_CPU => ((((x.free_cpu - cpu) as u64) << 32) | (x.free_mem - mem) as u64)
+                    .min(u64::MAX - 1),
+                _ => ((((x.free_mem - mem) as u64) << 32) | (x.free_cpu - cpu) as u64)
+                    .min(u64::MAX - 1),
+            };
+        // Every score is below u64::MAX, so the first feasible node always
+        // wins against the initial `best`.
+        if score < best {
             best = score;
             best_i = i;
         }
