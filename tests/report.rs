@@ -287,8 +287,10 @@ fn bad_inputs_fail_and_write_nothing() {
         "mine"
     );
 
-    // A failed run leaves an existing report as it was.
-    let existing = tmp("existing");
+    // A failed run leaves an existing report as it was. It gets a folder of
+    // its own: the other tests of this binary write their reports (and
+    // their in-flight temporaries) beside each other in `tmp()`.
+    let existing = tmp("failed-run").join("existing");
     std::fs::create_dir_all(&existing).unwrap();
     std::fs::write(existing.join("report.md"), "old").unwrap();
     fails_with(
