@@ -53,6 +53,24 @@ fn place_10k(c: &mut Criterion) {
     g.finish();
 }
 
+/// The crossing cost of a large request: the 1,000 nodes of `big_request`
+/// but one replica per service, so the policy itself has little to do.
+fn crossing_1k_nodes(c: &mut Criterion) {
+    let host = Host::new().unwrap();
+    let mut req = big_request();
+    req.services.iter_mut().for_each(|s| s.replicas = 1);
+    let mut g = c.benchmark_group("crossing_1k_nodes");
+    let kind = native::kind("spread").unwrap();
+    let mut p = host.load_builtin("spread").unwrap();
+    g.bench_function("spread/native", |bench| {
+        bench.iter(|| native::place(kind, black_box(&req)).unwrap())
+    });
+    g.bench_function("spread/wasm", |bench| {
+        bench.iter(|| p.place_raw(black_box(&req)).unwrap())
+    });
+    g.finish();
+}
+
 fn per_call(c: &mut Criterion) {
     let host = Host::new().unwrap();
     let req = trivial_request();
@@ -107,5 +125,5 @@ fn load(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-criterion_group!(benches, place_10k, per_call, load);
+criterion_group!(benches, place_10k, crossing_1k_nodes, per_call, load);
 criterion_main!(benches);

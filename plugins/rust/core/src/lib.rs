@@ -12,6 +12,14 @@
 //! replica of the same service already in the node's (or zone's)
 //! anti-affinity domain. Everything is integer arithmetic, so the answer is
 //! deterministic and identical in wasm and native code.
+//!
+//! How it is fast: a node's score changes only when a replica lands on it,
+//! so each node's score for the current service is computed once (a `key`)
+//! and updated for the one chosen node. Picking a node is then a minimum
+//! over an array of keys (`argmin`), one run per zone, with the zone-level
+//! part of a score (replicas in the zone, zone anti-affinity) applied once
+//! per zone. `crates/twip-policy/tests/reference.rs` checks the answers
+//! against the rule written the plain way.
 
 extern crate alloc;
 
@@ -101,8 +109,7 @@ impl Fail {
     }
 }
 
-/// Per-node state of the greedy loop, kept together so that the hot scan
-/// reads one array.
+/// Per-node state of the greedy loop.
 #[derive(Clone, Copy)]
 struct St {
     free_cpu: u32,
@@ -114,116 +121,88 @@ struct St {
     zone: u32,
 }
 
-/// Scoring modes of the scan (const generics: the choice is made once per
-/// service, not once per node).
-const NODE_SPREAD: u8 = 0;
-const ZONE_SPREAD: u8 = 1;
-const PACK_CPU: u8 = 2;
-const PACK_MEM: u8 = 3;
-/// Anti-affinity modes.
-const ANTI_NONE: u8 = 0;
-const ANTI_NODE: u8 = 1;
-const ANTI_ZONE: u8 = 2;
-
-/// The feasible node with the lowest score (lowest index on ties), and
-/// whether anti-affinity excluded a node that had room.
-// Inlined natively (LLVM keeps the state in registers either way); kept out
-// of line in wasm, where Cranelift allocates registers per function and the
-// huge inlined `place` would spill the scan's loop invariants to the stack.
-#[cfg_attr(target_arch = "wasm32", inline(never))]
-#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
-fn pick<const MODE: u8, const ANTI: u8>(
-    st: &[St],
-    zone_count: &[u32],
-    cpu: u32,
-    mem: u32,
-) -> (usize, bool) {
-    let mut best = u64::MAX;
-    let mut best_i = usize::MAX;
-    let mut blocked = false;
-    // One branch per node: the tests are combined with non-short-circuit
-    // `&`/`|`, so the wasm build has few basic blocks (each one a fuel
-    // update) per node.
-    let mut consider = |i: usize, x: &St| {
-        let fits = (x.free_cpu >= cpu) & (x.free_mem >= mem);
-        let zc = if MODE == ZONE_SPREAD || ANTI == ANTI_ZONE {
-            // SAFETY: `place` checked every node's zone against the number
-            // of zones before any scan, and `zone_count` has one entry per
-            // zone.
-            unsafe { *zone_count.get_unchecked(x.zone as usize) }
-        } else {
-            0
-        };
-        let anti = match ANTI {
-            ANTI_NODE => x.count > 0,
-            ANTI_ZONE => zc > 0,
-            _ => false,
-        };
-        blocked |= fits & anti;
-        if !fits | anti {
-            return;
-        }
-        let score =
-            match MODE {
-                NODE_SPREAD => ((x.count as u64) << 32) | x.load as u64,
-                ZONE_SPREAD => {
-                    ((zc.min((1 << 23) - 1) as u64) << 41)
-                        | ((x.count.min((1 << 21) - 1) as u64) << 20)
-                        | x.load as u64
-                }
-                // Best fit on the scarcest resource, then on the other one.
-                // Clamped below u64::MAX, the "nothing found yet" mark.
-                PACK_CPU => ((((x.free_cpu - cpu) as u64) << 32) | (x.free_mem - mem) as u64)
-                    .min(u64::MAX - 1),
-                _ => ((((x.free_mem - mem) as u64) << 32) | (x.free_cpu - cpu) as u64)
-                    .min(u64::MAX - 1),
-            };
-        // Every score is below u64::MAX, so the first feasible node always
-        // wins against the initial `best`.
-        if score < best {
-            best = score;
-            best_i = i;
-        }
-    };
-    // Eight nodes per loop iteration: in the wasm build every loop back-edge
-    // carries a fuel and an epoch check, so fewer back-edges run faster
-    // (sixteen was slower: the body no longer unrolls).
-    let chunks = st.chunks_exact(8);
-    let rest = chunks.remainder();
-    for (c, oct) in chunks.enumerate() {
-        let i = c * 8;
-        for (k, x) in oct.iter().enumerate() {
-            consider(i + k, x);
-        }
-    }
-    let done = st.len() - rest.len();
-    for (j, x) in rest.iter().enumerate() {
-        consider(done + j, x);
-    }
-    (best_i, blocked)
+/// Scoring modes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    NodeSpread,
+    ZoneSpread,
+    PackCpu,
+    PackMem,
 }
 
-fn pick_any(
-    mode: u8,
-    anti: Option<Topo>,
-    st: &[St],
-    zone_count: &[u32],
-    cpu: u32,
-    mem: u32,
-) -> (usize, bool) {
-    macro_rules! modes {
-        ($($m:ident),*) => {
-            match (mode, anti) {
-                $(
-                    ($m, None) => pick::<$m, ANTI_NONE>(st, zone_count, cpu, mem),
-                    ($m, Some(Topo::Node)) => pick::<$m, ANTI_NODE>(st, zone_count, cpu, mem),
-                    ($m, Some(Topo::Zone)) => pick::<$m, ANTI_ZONE>(st, zone_count, cpu, mem),
-                )*
-                _ => unreachable!("unknown scan mode"),
-            }
-        };
+/// What a node scores for the next replica of a service (lower is better),
+/// without the zone-level part of `Mode::ZoneSpread`; `u64::MAX` when the
+/// replica does not fit or node anti-affinity forbids the node. Every
+/// feasible key is below `u64::MAX`.
+fn key(mode: Mode, anti_node: bool, x: &St, cpu: u32, mem: u32) -> u64 {
+    if x.free_cpu < cpu || x.free_mem < mem || (anti_node && x.count > 0) {
+        return u64::MAX;
     }
-    modes!(NODE_SPREAD, ZONE_SPREAD, PACK_CPU, PACK_MEM)
+    match mode {
+        Mode::NodeSpread => ((x.count as u64) << 32) | x.load as u64,
+        Mode::ZoneSpread => ((x.count.min((1 << 21) - 1) as u64) << 20) | x.load as u64,
+        // Best fit on the scarcest resource, then on the other one.
+        Mode::PackCpu => {
+            ((((x.free_cpu - cpu) as u64) << 32) | (x.free_mem - mem) as u64).min(u64::MAX - 1)
+        }
+        Mode::PackMem => {
+            ((((x.free_mem - mem) as u64) << 32) | (x.free_cpu - cpu) as u64).min(u64::MAX - 1)
+        }
+    }
+}
+
+/// Keys per chunk, the unit of the scan.
+const CHUNK: usize = 16;
+
+/// Sixteen keys on two cache lines.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Chunk([u64; CHUNK]);
+
+/// The lowest key in `chunks` and its position (the first one on ties);
+/// `usize::MAX` when every key is `u64::MAX`.
+///
+/// This is the hot loop of every built-in policy. Each chunk of sixteen
+/// keys is reduced with branch-free minimums and only then compared with
+/// the best so far: one well-predicted branch per sixteen nodes. In the
+/// wasm build every basic block costs a fuel update and every loop
+/// back-edge an epoch check, so the loop is one block over many nodes; its
+/// state is kept small (a pointer, the best key and where it is), which
+/// Cranelift then keeps in registers. (Eight keys per chunk, or 32, or an
+/// index counter instead of the pointer, were measured slower in wasm.)
+// Kept out of line in wasm, where Cranelift allocates registers per
+// function.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+fn argmin(chunks: &[Chunk]) -> (u64, usize) {
+    let mut best = u64::MAX;
+    let range = chunks.as_ptr_range();
+    // The chunk that holds the first lowest key.
+    let mut best_at = range.start;
+    let mut found = false;
+    let mut p = range.start;
+    while p < range.end {
+        // SAFETY: `p` is in `chunks` (`start <= p < end`).
+        let k = |j: usize| unsafe { (*p).0[j] };
+        let a = k(0).min(k(1)).min(k(2).min(k(3)));
+        let b = k(4).min(k(5)).min(k(6).min(k(7)));
+        let c = k(8).min(k(9)).min(k(10).min(k(11)));
+        let d = k(12).min(k(13)).min(k(14).min(k(15)));
+        let m = a.min(b).min(c.min(d));
+        if m < best {
+            best = m;
+            best_at = p;
+            found = true;
+        }
+        // SAFETY: at most one past the end of `chunks`.
+        p = unsafe { p.add(1) };
+    }
+    if !found {
+        return (best, usize::MAX);
+    }
+    // SAFETY: `best_at` is in `chunks`.
+    let c = unsafe { best_at.offset_from(range.start) } as usize;
+    let j = chunks[c].0.iter().position(|&x| x == best).unwrap_or(0);
+    (best, c * CHUNK + j)
 }
 
 /// Places every service; answer `s` holds the node index of each replica of
@@ -304,6 +283,31 @@ pub fn place(
         });
     }
 
+    // Nodes grouped by zone (by index within a zone), every zone padded to
+    // whole chunks of keys: a zone is one run of `chunks`, so its best
+    // node is one `argmin`, and the zone-level part of a score (replicas
+    // per zone, zone anti-affinity) is applied once per zone, not per node.
+    let mut zone_start = vec![0usize; zones + 1]; // in chunks
+    for node in nodes {
+        zone_start[node.zone as usize + 1] += 1;
+    }
+    for z in 0..zones {
+        zone_start[z + 1] = zone_start[z] + zone_start[z + 1].div_ceil(CHUNK);
+    }
+    // The node of every key slot (`u32::MAX`: padding), and the slot of
+    // every node.
+    let mut node_at = vec![u32::MAX; zone_start[zones] * CHUNK];
+    let mut slot = vec![0usize; n];
+    let mut fill: Vec<usize> = zone_start.iter().map(|c| c * CHUNK).collect();
+    for (i, node) in nodes.iter().enumerate() {
+        let f = &mut fill[node.zone as usize];
+        node_at[*f] = i as u32;
+        slot[i] = *f;
+        *f += 1;
+    }
+    // Slot `slot[i]` of `chunks` is `key(..)` of node `i` for the current
+    // service; padding stays `u64::MAX`.
+    let mut chunks = vec![Chunk([u64::MAX; CHUNK]); zone_start[zones]];
     let mut zone_count = vec![0u32; zones];
     for &si in &order {
         let s = &services[si];
@@ -318,17 +322,50 @@ pub fn place(
             zone_count[nodes[x as usize].zone as usize] += 1;
         }
         let mode = match kind {
-            Kind::ZoneSpread => ZONE_SPREAD,
-            Kind::Spread if s.spread == Some(Topo::Zone) => ZONE_SPREAD,
-            Kind::Spread => NODE_SPREAD,
-            Kind::Binpack if cpu_scarce => PACK_CPU,
-            Kind::Binpack => PACK_MEM,
+            Kind::ZoneSpread => Mode::ZoneSpread,
+            Kind::Spread if s.spread == Some(Topo::Zone) => Mode::ZoneSpread,
+            Kind::Spread => Mode::NodeSpread,
+            Kind::Binpack if cpu_scarce => Mode::PackCpu,
+            Kind::Binpack => Mode::PackMem,
         };
+        let anti_node = s.anti == Some(Topo::Node);
+        let anti_zone = s.anti == Some(Topo::Zone);
+        for (i, x) in st.iter().enumerate() {
+            let p = slot[i];
+            chunks[p / CHUNK].0[p % CHUNK] = key(mode, anti_node, x, s.cpu, s.mem);
+        }
         while placed.len() < s.replicas as usize {
-            let (best_i, blocked_by_anti) = pick_any(mode, s.anti, &st, &zone_count, s.cpu, s.mem);
+            // The lowest score, lowest node index on ties, over the zones.
+            let mut best = u64::MAX;
+            let mut best_i = usize::MAX;
+            for (z, &zc) in zone_count.iter().enumerate() {
+                if anti_zone && zc > 0 {
+                    continue;
+                }
+                let run = zone_start[z]..zone_start[z + 1];
+                let (k, p) = argmin(&chunks[run.clone()]);
+                if p == usize::MAX {
+                    continue;
+                }
+                let score = match mode {
+                    Mode::ZoneSpread => ((zc.min((1 << 23) - 1) as u64) << 41) | k,
+                    _ => k,
+                };
+                let i = node_at[run.start * CHUNK + p] as usize;
+                if score < best || (score == best && i < best_i) {
+                    best = score;
+                    best_i = i;
+                }
+            }
             if best_i == usize::MAX {
+                // Did anti-affinity exclude a node that had room?
+                let blocked = st.iter().any(|x| {
+                    let fits = x.free_cpu >= s.cpu && x.free_mem >= s.mem;
+                    fits && ((anti_node && x.count > 0)
+                        || (anti_zone && zone_count[x.zone as usize] > 0))
+                });
                 let placed = placed.len() as u32;
-                return Err(if blocked_by_anti {
+                return Err(if blocked {
                     Fail::Unsatisfiable {
                         service: si,
                         placed,
@@ -346,6 +383,8 @@ pub fn place(
             x.load = load_of(&nodes[best_i], x.free_cpu, x.free_mem);
             x.count += 1;
             zone_count[x.zone as usize] += 1;
+            let p = slot[best_i];
+            chunks[p / CHUNK].0[p % CHUNK] = key(mode, anti_node, x, s.cpu, s.mem);
             placed.push(best_i as u32);
         }
     }
