@@ -85,7 +85,9 @@ pub(crate) struct SvcStats {
     pub wait_sum: f64,
     pub service_sum: f64,
     pub busy_area: f64,
-    busy_now: u64,
+    /// Busy workers now (a whole number; kept as `f64` so the area update
+    /// needs no integer conversion).
+    busy_now: f64,
     busy_since: f64,
 }
 
@@ -108,7 +110,9 @@ pub(crate) struct RunStats {
     pub latency_sum: f64,
     /// Latency of ten consecutive batches of the measured window (3 digits);
     /// merged they give the run's distribution, apart they give batch means.
-    pub batches: Vec<Histogram<u64>>,
+    /// `u32` counts (a batch never holds 4 billion requests in one bucket):
+    /// half the memory, so fewer cache misses on the hot path.
+    pub batches: Vec<Histogram<u32>>,
     pub svcs: Vec<SvcStats>,
     pub buckets: Vec<Bucket>,
     pub bucket_s: f64,
@@ -116,15 +120,21 @@ pub(crate) struct RunStats {
     pub failure_errors: Vec<u64>,
 }
 
+/// Latencies buffered before they go into a histogram.
+const LAT_BUF: usize = 1024;
+
 /// Batches for batch-means confidence intervals.
 pub(crate) const BATCHES: usize = 10;
 
 impl RunStats {
     /// The latency distribution of the whole measured window.
     pub(crate) fn hist(&self) -> Histogram<u64> {
-        let mut h = self.batches[0].clone();
-        for b in &self.batches[1..] {
-            h.add(b).ok();
+        let mut h = Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("valid histogram bounds");
+        for b in &self.batches {
+            for v in b.iter_recorded() {
+                // Same bounds and precision: the value lands in its own bucket.
+                h.saturating_record_n(v.value_iterated_to(), v.count_at_value() as u64);
+            }
         }
         h
     }
@@ -176,7 +186,8 @@ pub(crate) struct Run<'m> {
     rotation: Vec<Vec<u32>>,
     rr: Vec<u32>,
     measuring: bool,
-    in_system: u64,
+    /// Requests in the system now (a whole number, as `f64`).
+    in_system: f64,
     in_system_since: f64,
     active_failures: Vec<bool>,
     w: Window,
@@ -187,6 +198,10 @@ pub(crate) struct Run<'m> {
     /// The batch of each time bucket.
     batch_of: Vec<u8>,
     s: RunStats,
+    /// Latencies (µs) of completed requests not yet in `s.batches`, all of
+    /// batch `lat_batch` (see `flush_latencies`).
+    lat_buf: Vec<u64>,
+    lat_batch: usize,
     progress: Option<&'m AtomicU64>,
 }
 
@@ -251,7 +266,7 @@ impl<'m> Run<'m> {
             rotation,
             rr: vec![0; m.svcs.len()],
             measuring: w.measure_from <= w.start,
-            in_system: 0,
+            in_system: 0.0,
             in_system_since: w.measure_from,
             active_failures: vec![false; m.failures.len()],
             w,
@@ -278,6 +293,8 @@ impl<'m> Run<'m> {
                 in_system_area: 0.0,
                 failure_errors: vec![0; m.failures.len()],
             },
+            lat_buf: Vec::with_capacity(LAT_BUF),
+            lat_batch: 0,
             progress,
         }
     }
@@ -366,8 +383,20 @@ impl<'m> Run<'m> {
         }
         self.now = w.stop.min(w.measure_to);
         self.flush_areas();
+        self.flush_latencies();
         self.s.events = events;
         self.s
+    }
+
+    /// Records the buffered latencies into their batch's histogram. In one
+    /// tight loop the histogram's cache misses overlap; recorded one at a
+    /// time between events, each stalled the event loop.
+    fn flush_latencies(&mut self) {
+        let h = &mut self.s.batches[self.lat_batch];
+        for &us in &self.lat_buf {
+            h.saturating_record(us);
+        }
+        self.lat_buf.clear();
     }
 
     fn flush_areas(&mut self) {
@@ -375,10 +404,10 @@ impl<'m> Run<'m> {
             return;
         }
         for st in &mut self.s.svcs {
-            st.busy_area += st.busy_now as f64 * (self.now - st.busy_since);
+            st.busy_area += st.busy_now * (self.now - st.busy_since);
             st.busy_since = self.now;
         }
-        self.s.in_system_area += self.in_system as f64 * (self.now - self.in_system_since);
+        self.s.in_system_area += self.in_system * (self.now - self.in_system_since);
         self.in_system_since = self.now;
     }
 
@@ -390,7 +419,9 @@ impl<'m> Run<'m> {
                 return f64::INFINITY;
             }
             let e: f64 = Exp1.sample(&mut self.rng);
-            return t + e / rate;
+            // Multiplied by the precomputed inverse: a division here was a
+            // tenth of the whole event loop's time.
+            return t + e * a.bounds[0].1;
         }
         loop {
             let k = (t * a.inv_bucket_s) as u32 as usize;
@@ -425,12 +456,12 @@ impl<'m> Run<'m> {
         Some(k.min(self.s.buckets.len() - 1))
     }
 
-    fn set_in_system(&mut self, delta: i64) {
+    fn set_in_system(&mut self, delta: f64) {
         if self.measuring {
-            self.s.in_system_area += self.in_system as f64 * (self.now - self.in_system_since);
+            self.s.in_system_area += self.in_system * (self.now - self.in_system_since);
             self.in_system_since = self.now;
         }
-        self.in_system = (self.in_system as i64 + delta) as u64;
+        self.in_system += delta;
     }
 
     fn external_arrival(&mut self) {
@@ -440,7 +471,7 @@ impl<'m> Run<'m> {
                 self.s.buckets[k].arrivals += 1;
             }
         }
-        self.set_in_system(1);
+        self.set_in_system(1.0);
         let entry = self.m.entry;
         self.arrive(entry, NONE, 0);
     }
@@ -541,15 +572,15 @@ impl<'m> Run<'m> {
         }
     }
 
-    fn change_busy(&mut self, svc: u32, delta: i64) {
+    fn change_busy(&mut self, svc: u32, delta: f64) {
         let measuring = self.measuring;
         let now = self.now;
         let st = &mut self.s.svcs[svc as usize];
         if measuring {
-            st.busy_area += st.busy_now as f64 * (now - st.busy_since);
+            st.busy_area += st.busy_now * (now - st.busy_since);
             st.busy_since = now;
         }
-        st.busy_now = (st.busy_now as i64 + delta) as u64;
+        st.busy_now += delta;
     }
 
     /// Visit `v` gets a worker and starts its own service.
@@ -558,7 +589,7 @@ impl<'m> Run<'m> {
         let sv = &self.m.svcs[x.svc as usize];
         let st = sv.sampler.sample(&mut self.rng);
         self.reps[x.replica as usize].busy += 1;
-        self.change_busy(x.svc, 1);
+        self.change_busy(x.svc, 1.0);
         if self.measuring {
             let s = &mut self.s.svcs[x.svc as usize];
             s.started += 1;
@@ -580,7 +611,7 @@ impl<'m> Run<'m> {
     fn free_worker(&mut self, r: u32) {
         let svc = self.m.replica_svc[r as usize];
         self.reps[r as usize].busy -= 1;
-        self.change_busy(svc, -1);
+        self.change_busy(svc, -1.0);
         let timeout = self.m.svcs[svc as usize].timeout;
         while let Some(next) = self.reps[r as usize].queue.pop_front() {
             let x = self.visits[next as usize];
@@ -726,7 +757,7 @@ impl<'m> Run<'m> {
     }
 
     fn root_done(&mut self, arrived: f64, ok: bool) {
-        self.set_in_system(-1);
+        self.set_in_system(-1.0);
         if arrived < self.w.measure_from || arrived >= self.w.measure_to {
             return;
         }
@@ -737,7 +768,11 @@ impl<'m> Run<'m> {
             self.s.completed += 1;
             self.s.latency_sum += lat;
             let batch = self.batch_of[k.unwrap_or(0)] as usize;
-            self.s.batches[batch].saturating_record(us);
+            if batch != self.lat_batch || self.lat_buf.len() == LAT_BUF {
+                self.flush_latencies();
+                self.lat_batch = batch;
+            }
+            self.lat_buf.push(us);
             if let Some(k) = k {
                 let b = &mut self.s.buckets[k];
                 b.completed += 1;
@@ -819,7 +854,7 @@ impl<'m> Run<'m> {
         let busy = self.reps[r as usize].busy;
         self.reps[r as usize].busy = 0;
         self.reps[r as usize].queue.clear();
-        self.change_busy(svc, -(busy as i64));
+        self.change_busy(svc, -(busy as f64));
         self.lc_sync(r);
         let victims: Vec<(u32, u32)> = (0..self.visits.len() as u32)
             .filter_map(|v| {
