@@ -53,40 +53,37 @@ fn place_10k(c: &mut Criterion) {
     g.finish();
 }
 
-/// The crossing cost of a large request: the 1,000 nodes of `big_request`
-/// but one replica per service, so the policy itself has little to do.
-fn crossing_1k_nodes(c: &mut Criterion) {
+/// `spread` natively, in wasm and (if `validate`) in wasm with the answer
+/// checked, on one request.
+fn spread_both_ways(c: &mut Criterion, group: &str, req: &Request, validate: bool) {
     let host = Host::new().unwrap();
-    let mut req = big_request();
-    req.services.iter_mut().for_each(|s| s.replicas = 1);
-    let mut g = c.benchmark_group("crossing_1k_nodes");
+    let mut g = c.benchmark_group(group);
     let kind = native::kind("spread").unwrap();
     let mut p = host.load_builtin("spread").unwrap();
     g.bench_function("spread/native", |bench| {
-        bench.iter(|| native::place(kind, black_box(&req)).unwrap())
+        bench.iter(|| native::place(kind, black_box(req)).unwrap())
     });
     g.bench_function("spread/wasm", |bench| {
-        bench.iter(|| p.place_raw(black_box(&req)).unwrap())
+        bench.iter(|| p.place_raw(black_box(req)).unwrap())
     });
+    if validate {
+        g.bench_function("spread/wasm+validate", |bench| {
+            bench.iter(|| p.place(black_box(req)).unwrap())
+        });
+    }
     g.finish();
 }
 
+/// The crossing cost of a large request: the 1,000 nodes of `big_request`
+/// but one replica per service, so the policy itself has little to do.
+fn crossing_1k_nodes(c: &mut Criterion) {
+    let mut req = big_request();
+    req.services.iter_mut().for_each(|s| s.replicas = 1);
+    spread_both_ways(c, "crossing_1k_nodes", &req, false);
+}
+
 fn per_call(c: &mut Criterion) {
-    let host = Host::new().unwrap();
-    let req = trivial_request();
-    let mut g = c.benchmark_group("trivial_request");
-    let kind = native::kind("spread").unwrap();
-    let mut p = host.load_builtin("spread").unwrap();
-    g.bench_function("spread/native", |bench| {
-        bench.iter(|| native::place(kind, black_box(&req)).unwrap())
-    });
-    g.bench_function("spread/wasm", |bench| {
-        bench.iter(|| p.place_raw(black_box(&req)).unwrap())
-    });
-    g.bench_function("spread/wasm+validate", |bench| {
-        bench.iter(|| p.place(black_box(&req)).unwrap())
-    });
-    g.finish();
+    spread_both_ways(c, "trivial_request", &trivial_request(), true);
 }
 
 fn load(c: &mut Criterion) {
