@@ -330,9 +330,12 @@ pub fn place(
         };
         let anti_node = s.anti == Some(Topo::Node);
         let anti_zone = s.anti == Some(Topo::Zone);
-        for (i, x) in st.iter().enumerate() {
+        let set_key = |chunks: &mut [Chunk], i: usize, x: &St| {
             let p = slot[i];
             chunks[p / CHUNK].0[p % CHUNK] = key(mode, anti_node, x, s.cpu, s.mem);
+        };
+        for (i, x) in st.iter().enumerate() {
+            set_key(&mut chunks, i, x);
         }
         while placed.len() < s.replicas as usize {
             // The lowest score, lowest node index on ties, over the zones.
@@ -383,8 +386,7 @@ pub fn place(
             x.load = load_of(&nodes[best_i], x.free_cpu, x.free_mem);
             x.count += 1;
             zone_count[x.zone as usize] += 1;
-            let p = slot[best_i];
-            chunks[p / CHUNK].0[p % CHUNK] = key(mode, anti_node, x, s.cpu, s.mem);
+            set_key(&mut chunks, best_i, x);
             placed.push(best_i as u32);
         }
     }
