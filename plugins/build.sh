@@ -45,7 +45,11 @@ RUSTFLAGS="$REMAP" /usr/bin/cargo build --locked --release -q -p twip-wasm-tool
 TOOL="$CARGO_TARGET_DIR/release/twip-wasm-tool"
 
 # 2. Rust guests for wasm32-unknown-unknown, std built from source.
-RUSTFLAGS="$REMAP" /usr/bin/cargo build --locked --release -q \
+# LLVM's loop strength reduction is off for wasm32: it rewrites a loop's
+# `base + constant` addresses into separate adds, where wasm loads carry a
+# free constant offset (`i64.load offset=N`). With it on, the inner scan of
+# every built-in has one extra add per load (BENCHMARKS.md, "Placement").
+RUSTFLAGS="$REMAP -C llvm-args=-disable-lsr" /usr/bin/cargo build --locked --release -q \
   --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort \
   -p twip-policy-spread -p twip-policy-binpack -p twip-policy-zone-spread
 for p in spread binpack zone-spread; do

@@ -166,10 +166,22 @@ struct Chunk([u64; CHUNK]);
 /// keys is reduced with branch-free minimums and only then compared with
 /// the best so far: one well-predicted branch per sixteen nodes. In the
 /// wasm build every basic block costs a fuel update and every loop
-/// back-edge an epoch check, so the loop is one block over many nodes; its
-/// state is kept small (a pointer, the best key and where it is), which
-/// Cranelift then keeps in registers. (Eight keys per chunk, or 32, or an
-/// index counter instead of the pointer, were measured slower in wasm.)
+/// back-edge an epoch check, so the loop is one block over many nodes.
+///
+/// Two things keep the wasm loop close to the native one:
+/// - loads carry their constant offset (`i64.load offset=8*j` from one
+///   pointer), because `plugins/build.sh` turns off LLVM's loop strength
+///   reduction for wasm32, which otherwise gives every load its own add;
+/// - `settle` after the first eight keys. Cranelift places pure
+///   instructions (the compares and selects) next to their first use, so
+///   without a side effect in between all sixteen loads come first, more
+///   values than x86-64 has registers, and five keys spill to the stack.
+///
+/// Measured and dropped (slower in one build or the other): 8 or 32 keys
+/// per chunk, two chunks per iteration, settling every four keys, an index
+/// counter instead of the pointer, conditional moves for the best so far
+/// (the `found` flag keeps that update a branch), per-chunk minimums kept
+/// in an array, one call per pick over all zones.
 // Kept out of line in wasm, where Cranelift allocates registers per
 // function.
 #[cfg_attr(target_arch = "wasm32", inline(never))]
@@ -183,11 +195,17 @@ fn argmin(chunks: &[Chunk]) -> (u64, usize) {
     while p < range.end {
         // SAFETY: `p` is in `chunks` (`start <= p < end`).
         let k = |j: usize| unsafe { (*p).0[j] };
-        let a = k(0).min(k(1)).min(k(2).min(k(3)));
-        let b = k(4).min(k(5)).min(k(6).min(k(7)));
-        let c = k(8).min(k(9)).min(k(10).min(k(11)));
-        let d = k(12).min(k(13)).min(k(14).min(k(15)));
-        let m = a.min(b).min(c.min(d));
+        let min8 = |j: usize| {
+            let a = k(j).min(k(j + 1)).min(k(j + 2).min(k(j + 3)));
+            let b = k(j + 4).min(k(j + 5)).min(k(j + 6).min(k(j + 7)));
+            a.min(b)
+        };
+        let mut m = min8(0);
+        let mut j = 8;
+        while j < CHUNK {
+            m = settle(m).min(min8(j));
+            j += 8;
+        }
         if m < best {
             best = m;
             best_at = p;
@@ -203,6 +221,20 @@ fn argmin(chunks: &[Chunk]) -> (u64, usize) {
     let c = unsafe { best_at.offset_from(range.start) } as usize;
     let j = chunks[c].0.iter().position(|&x| x == best).unwrap_or(0);
     (best, c * CHUNK + j)
+}
+
+/// Returns `m`; in the wasm build it is also stored (volatile) to a static,
+/// a side effect that makes Cranelift compute `m` at this point (see
+/// `argmin`). One store per sixteen keys; the native twin has none.
+#[inline(always)]
+fn settle(m: u64) -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        static mut SINK: u64 = 0;
+        // SAFETY: single-threaded wasm; nothing reads SINK.
+        unsafe { core::ptr::write_volatile(&raw mut SINK, m) };
+    }
+    m
 }
 
 /// Places every service; answer `s` holds the node index of each replica of
