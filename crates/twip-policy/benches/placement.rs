@@ -75,11 +75,15 @@ fn spread_both_ways(c: &mut Criterion, group: &str, req: &Request, validate: boo
 }
 
 /// The crossing cost of a large request: the 1,000 nodes of `big_request`
-/// but one replica per service, so the policy itself has little to do.
+/// but one replica per service (then one service), so the policy itself has
+/// little to do.
 fn crossing_1k_nodes(c: &mut Criterion) {
     let mut req = big_request();
     req.services.iter_mut().for_each(|s| s.replicas = 1);
     spread_both_ways(c, "crossing_1k_nodes", &req, false);
+    // One service: almost nothing but the crossing itself.
+    req.services.truncate(1);
+    spread_both_ways(c, "crossing_1k_nodes_one_service", &req, false);
 }
 
 fn per_call(c: &mut Criterion) {
