@@ -1,19 +1,12 @@
 //! What should run: one container spec per placement of the plan, and the
 //! front proxy's configuration. Pure: no engine here.
 
-use twip_model::deploy::{check_env_name, curl_check, service_specs};
+use twip_deploy::{check_env_name, curl_check, service_specs};
 use twip_model::plan::Plan;
 use twip_model::Scenario;
 
-/// Labels twip puts on everything it creates.
-pub const LABEL_ENV: &str = "twip.env";
-/// Service label.
-pub const LABEL_SERVICE: &str = "twip.service";
-/// Replica index label.
-pub const LABEL_REPLICA: &str = "twip.replica";
-/// Node label (the plan's node the replica is placed on).
-pub const LABEL_NODE: &str = "twip.node";
-/// Hash of the container spec: a changed spec means a new container.
+/// Hash of the container spec: a changed spec means a new container (the
+/// other labels, shared with twip-ecs, are in [`twip_deploy::labels`]).
 pub const LABEL_SPEC: &str = "twip.spec";
 
 /// Where the front proxy keeps its configuration inside its container.

@@ -26,6 +26,7 @@ use bollard::models::{
 use bollard::network::{CreateNetworkOptions, ListNetworksOptions};
 use bollard::Docker;
 use futures_util::StreamExt;
+use twip_deploy::{labels, Partial};
 
 pub use desired::{Desired, Spec};
 pub use diff::{Action, Observed};
@@ -54,23 +55,8 @@ pub enum DockerError {
     #[error("container {0} did not become healthy within {1} s; hint: `docker logs {0}`")]
     Unhealthy(String, u64),
     /// Stopped half-way: what was and was not applied.
-    #[error("{cause}\n  applied: {}\n  not applied: {}\n  hint: fix the cause and apply again; it converges from here", list(.done), list(.left))]
-    Partial {
-        /// The first failure.
-        cause: Box<DockerError>,
-        /// Actions carried out.
-        done: Vec<String>,
-        /// Actions not carried out.
-        left: Vec<String>,
-    },
-}
-
-fn list(v: &[String]) -> String {
-    if v.is_empty() {
-        "nothing".into()
-    } else {
-        v.join("; ")
-    }
+    #[error("{0}")]
+    Partial(Partial<DockerError>),
 }
 
 fn engine(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
@@ -108,10 +94,7 @@ pub async fn connect() -> Result<Docker, DockerError> {
 
 /// The containers twip owns in `env`.
 pub async fn observe(docker: &Docker, env: &str) -> Result<Vec<Observed>, DockerError> {
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![format!("{}={env}", desired::LABEL_ENV)],
-    )]);
+    let filters = HashMap::from([("label".to_string(), vec![format!("{}={env}", labels::ENV)])]);
     let list = docker
         .list_containers(Some(ListContainersOptions::<String> {
             all: true,
@@ -133,7 +116,7 @@ pub async fn observe(docker: &Docker, env: &str) -> Result<Vec<Observed>, Docker
                     .to_string(),
                 service: c
                     .labels
-                    .and_then(|l| l.get(desired::LABEL_SERVICE).cloned())
+                    .and_then(|l| l.get(labels::SERVICE).cloned())
                     .unwrap_or_default(),
                 running: c.state.as_deref() == Some("running"),
                 healthy: if status.contains("(healthy)") {
@@ -174,7 +157,7 @@ async fn ensure_network(docker: &Docker, d: &Desired) -> Result<bool, DockerErro
     {
         return Ok(false);
     }
-    let labels = HashMap::from([(desired::LABEL_ENV.to_string(), d.env.clone())]);
+    let labels = HashMap::from([(labels::ENV.to_string(), d.env.clone())]);
     docker
         .create_network(CreateNetworkOptions {
             name: d.network.clone(),
@@ -194,10 +177,10 @@ fn host_cpus() -> i64 {
 
 async fn create(docker: &Docker, d: &Desired, s: &Spec) -> Result<(), DockerError> {
     let mut labels = HashMap::from([
-        (desired::LABEL_ENV.to_string(), d.env.clone()),
-        (desired::LABEL_SERVICE.to_string(), s.service.clone()),
-        (desired::LABEL_REPLICA.to_string(), s.replica.to_string()),
-        (desired::LABEL_NODE.to_string(), s.node.clone()),
+        (labels::ENV.to_string(), d.env.clone()),
+        (labels::SERVICE.to_string(), s.service.clone()),
+        (labels::REPLICA.to_string(), s.replica.to_string()),
+        (labels::NODE.to_string(), s.node.clone()),
     ]);
     labels.insert(desired::LABEL_SPEC.to_string(), s.hash.clone());
     let mut env = s.env.clone();
@@ -347,14 +330,8 @@ async fn reload_proxy(docker: &Docker, d: &Desired, name: &str) -> Result<(), Do
     exec(docker, name, &script).await
 }
 
-/// What an apply did.
-#[derive(Debug, Default)]
-pub struct Outcome {
-    /// The changes (empty: in sync).
-    pub actions: Vec<Action>,
-    /// Whether they were carried out (false for a dry run).
-    pub applied: bool,
-}
+/// What an apply did: the [`Action`]s and whether they were carried out.
+pub type Outcome = twip_deploy::Outcome<Action>;
 
 /// Converges `env` to `d`; with `dry_run` only computes the changes.
 /// `log` receives one line per step.
@@ -419,11 +396,11 @@ pub async fn apply(
             }
         };
         if let Err(e) = step.await {
-            return Err(DockerError::Partial {
-                cause: Box::new(e),
+            return Err(DockerError::Partial(Partial::new(
+                e,
                 done,
-                left: left(i, &ordered),
-            });
+                left(i, &ordered),
+            )));
         }
         if matches!(a, Action::Remove(_)) {
             reloaded = true;
@@ -446,11 +423,11 @@ pub async fn apply(
             .filter(|c| c.is_proxy && !fresh.contains(&c.name.as_str()))
         {
             if let Err(e) = reload_proxy(&docker, d, &p.name).await {
-                return Err(DockerError::Partial {
-                    cause: Box::new(e),
+                return Err(DockerError::Partial(Partial::new(
+                    e,
                     done,
-                    left: vec![format!("reload {}", p.name)],
-                });
+                    vec![format!("reload {}", p.name)],
+                )));
             }
             log(format!("~ reloaded  {} (upstreams from the plan)", p.name));
         }
@@ -525,10 +502,7 @@ pub async fn destroy(env: &str) -> Result<Vec<String>, DockerError> {
         remove(&docker, &o.name).await?;
         removed.push(o.name);
     }
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![format!("{}={env}", desired::LABEL_ENV)],
-    )]);
+    let filters = HashMap::from([("label".to_string(), vec![format!("{}={env}", labels::ENV)])]);
     let nets = docker
         .list_networks(Some(ListNetworksOptions::<String> { filters }))
         .await
