@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::locate::{line_of_offset, line_of_path, FieldPath};
+use crate::locate::{from_toml, line_of_path, FieldPath};
 use crate::Error;
 
 /// A validated catalog.
@@ -110,11 +110,7 @@ impl Catalog {
 
     /// Parses and validates catalog text; `path` is used in messages.
     pub fn parse(src: &str, path: &Path) -> Result<Catalog, Error> {
-        let raw: RawCatalog = toml::from_str(src).map_err(|e| Error::Syntax {
-            path: path.to_path_buf(),
-            line: e.span().map(|s| line_of_offset(src, s.start)).unwrap_or(1),
-            message: e.message().trim().to_string(),
-        })?;
+        let raw: RawCatalog = from_toml(src, path, &|_| None)?;
         let err = |f: &FieldPath, message: String| Error::Invalid {
             path: path.to_path_buf(),
             line: line_of_path(src, f),

@@ -41,12 +41,26 @@ pub enum Dist {
     },
 }
 
-fn positive(name: &str, v: f64) -> Result<(), String> {
+/// A distribution parameter that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BadParam {
+    /// The parameter to blame (`mean_ms`, `p99_ms`, `cv`, `samples_ms`).
+    pub(crate) param: &'static str,
+    /// What is wrong, in words.
+    pub(crate) message: String,
+}
+
+fn bad(param: &'static str, message: String) -> BadParam {
+    BadParam { param, message }
+}
+
+fn positive(name: &'static str, v: f64) -> Result<(), BadParam> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(format!(
-            "{name} must be a positive number of milliseconds, got {v}"
+        Err(bad(
+            name,
+            format!("{name} must be a positive number of milliseconds, got {v}"),
         ))
     }
 }
@@ -54,38 +68,64 @@ fn positive(name: &str, v: f64) -> Result<(), String> {
 impl Dist {
     /// Exponential with mean `mean_ms`.
     pub fn exponential(mean_ms: f64) -> Result<Dist, String> {
-        positive("mean_ms", mean_ms)?;
-        Ok(Dist::Exponential { mean_ms })
+        Dist::solve_exponential(mean_ms).map_err(|e| e.message)
     }
 
     /// Deterministic `mean_ms`.
     pub fn constant(mean_ms: f64) -> Result<Dist, String> {
-        positive("mean_ms", mean_ms)?;
-        Ok(Dist::Constant { mean_ms })
+        Dist::solve_constant(mean_ms).map_err(|e| e.message)
     }
 
     /// The lognormal with this mean and 99th percentile; of the two that fit,
     /// the one with the smaller σ.
     pub fn lognormal(mean_ms: f64, p99_ms: f64) -> Result<Dist, String> {
+        Dist::solve_lognormal(mean_ms, p99_ms).map_err(|e| e.message)
+    }
+
+    /// The gamma with this mean and coefficient of variation.
+    pub fn gamma_cv(mean_ms: f64, cv: f64) -> Result<Dist, String> {
+        Dist::solve_gamma_cv(mean_ms, cv).map_err(|e| e.message)
+    }
+
+    /// The gamma with this mean and 99th percentile (its shape is unique).
+    pub fn gamma_p99(mean_ms: f64, p99_ms: f64) -> Result<Dist, String> {
+        Dist::solve_gamma_p99(mean_ms, p99_ms).map_err(|e| e.message)
+    }
+
+    /// Resampling of measured values.
+    pub fn empirical(samples_ms: Vec<f64>) -> Result<Dist, String> {
+        Dist::solve_empirical(samples_ms).map_err(|e| e.message)
+    }
+
+    pub(crate) fn solve_exponential(mean_ms: f64) -> Result<Dist, BadParam> {
+        positive("mean_ms", mean_ms)?;
+        Ok(Dist::Exponential { mean_ms })
+    }
+
+    pub(crate) fn solve_constant(mean_ms: f64) -> Result<Dist, BadParam> {
+        positive("mean_ms", mean_ms)?;
+        Ok(Dist::Constant { mean_ms })
+    }
+
+    pub(crate) fn solve_lognormal(mean_ms: f64, p99_ms: f64) -> Result<Dist, BadParam> {
         positive("mean_ms", mean_ms)?;
         positive("p99_ms", p99_ms)?;
         let d = (p99_ms / mean_ms).ln();
         let max_ratio = (Z99 * Z99 / 2.0).exp();
         if d <= 0.0 || d > Z99 * Z99 / 2.0 {
-            return Err(format!(
+            return Err(bad("p99_ms", format!(
                 "a lognormal needs mean_ms < p99_ms <= {max_ratio:.1} x mean_ms, got mean {mean_ms} and p99 {p99_ms}"
-            ));
+            )));
         }
         let sigma = Z99 - (Z99 * Z99 - 2.0 * d).sqrt();
         let mu = mean_ms.ln() - sigma * sigma / 2.0;
         Ok(Dist::Lognormal { mu, sigma })
     }
 
-    /// The gamma with this mean and coefficient of variation.
-    pub fn gamma_cv(mean_ms: f64, cv: f64) -> Result<Dist, String> {
+    pub(crate) fn solve_gamma_cv(mean_ms: f64, cv: f64) -> Result<Dist, BadParam> {
         positive("mean_ms", mean_ms)?;
         if !(cv.is_finite() && cv > 0.0) {
-            return Err(format!("cv must be a positive number, got {cv}"));
+            return Err(bad("cv", format!("cv must be a positive number, got {cv}")));
         }
         let shape = 1.0 / (cv * cv);
         Ok(Dist::Gamma {
@@ -94,8 +134,7 @@ impl Dist {
         })
     }
 
-    /// The gamma with this mean and 99th percentile (its shape is unique).
-    pub fn gamma_p99(mean_ms: f64, p99_ms: f64) -> Result<Dist, String> {
+    pub(crate) fn solve_gamma_p99(mean_ms: f64, p99_ms: f64) -> Result<Dist, BadParam> {
         positive("mean_ms", mean_ms)?;
         positive("p99_ms", p99_ms)?;
         let ratio = p99_ms / mean_ms;
@@ -107,10 +146,10 @@ impl Dist {
         };
         let (mut lo, mut hi) = (1e-2_f64.ln(), 1e5_f64.ln());
         if !(ratio < ratio_of(lo.exp()) && ratio > ratio_of(hi.exp())) {
-            return Err(format!(
+            return Err(bad("p99_ms", format!(
                 "a gamma needs 1.01 x mean_ms < p99_ms < {:.0} x mean_ms, got mean {mean_ms} and p99 {p99_ms}",
                 ratio_of(lo.exp())
-            ));
+            )));
         }
         for _ in 0..100 {
             let mid = 0.5 * (lo + hi);
@@ -127,14 +166,17 @@ impl Dist {
         })
     }
 
-    /// Resampling of measured values.
-    pub fn empirical(mut samples_ms: Vec<f64>) -> Result<Dist, String> {
+    pub(crate) fn solve_empirical(mut samples_ms: Vec<f64>) -> Result<Dist, BadParam> {
         if samples_ms.is_empty() {
-            return Err("an empirical distribution needs at least one sample".into());
+            return Err(bad(
+                "samples_ms",
+                "an empirical distribution needs at least one sample".into(),
+            ));
         }
-        if let Some(bad) = samples_ms.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
-            return Err(format!(
-                "samples must be non-negative milliseconds, got {bad}"
+        if let Some(v) = samples_ms.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
+            return Err(bad(
+                "samples_ms",
+                format!("samples must be non-negative milliseconds, got {v}"),
             ));
         }
         samples_ms.sort_by(f64::total_cmp);

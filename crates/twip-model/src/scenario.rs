@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::locate::{line_of_offset, line_of_path, FieldPath};
+use crate::dist::BadParam;
+use crate::locate::{from_toml, line_of_path, variants, FieldPath, Seg};
 use crate::{parse_duration, Dist, Error};
 
 // ---------------------------------------------------------------- resolved model
@@ -326,28 +327,51 @@ fn one() -> u32 {
     1
 }
 
+/// The `dist` of a service time.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum DistKind {
+    Exponential,
+    Constant,
+    Lognormal,
+    Gamma,
+    Empirical,
+}
+
+impl DistKind {
+    fn name(self) -> &'static str {
+        match self {
+            DistKind::Exponential => "exponential",
+            DistKind::Constant => "constant",
+            DistKind::Lognormal => "lognormal",
+            DistKind::Gamma => "gamma",
+            DistKind::Empirical => "empirical",
+        }
+    }
+
+    /// The parameters this kind takes.
+    fn params(self) -> &'static [&'static str] {
+        match self {
+            DistKind::Exponential | DistKind::Constant => &["mean_ms"],
+            DistKind::Lognormal => &["mean_ms", "p99_ms"],
+            DistKind::Gamma => &["mean_ms", "p99_ms", "cv"],
+            DistKind::Empirical => &["samples_ms", "file"],
+        }
+    }
+}
+
+/// A service time as written: one flat table, so that a type error in any
+/// parameter keeps its path (an internally tagged enum would lose it); which
+/// parameters a `dist` takes is checked in [`Cx::dist`].
 #[derive(Deserialize)]
-#[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
-enum RawDist {
-    Exponential {
-        mean_ms: f64,
-    },
-    Constant {
-        mean_ms: f64,
-    },
-    Lognormal {
-        mean_ms: f64,
-        p99_ms: f64,
-    },
-    Gamma {
-        mean_ms: f64,
-        p99_ms: Option<f64>,
-        cv: Option<f64>,
-    },
-    Empirical {
-        samples_ms: Option<Vec<f64>>,
-        file: Option<String>,
-    },
+#[serde(deny_unknown_fields)]
+struct RawDist {
+    dist: DistKind,
+    mean_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    cv: Option<f64>,
+    samples_ms: Option<Vec<f64>>,
+    file: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -461,11 +485,7 @@ impl Scenario {
     /// Parses and validates scenario text; `path` is used for messages and
     /// to resolve relative file references.
     pub fn parse(src: &str, path: &Path) -> Result<Scenario, Error> {
-        let raw: RawScenario = toml::from_str(src).map_err(|e| Error::Syntax {
-            path: path.to_path_buf(),
-            line: e.span().map(|s| line_of_offset(src, s.start)).unwrap_or(1),
-            message: e.message().trim().to_string(),
-        })?;
+        let raw: RawScenario = from_toml(src, path, &enum_names)?;
         let mut cx = Cx { src, path };
         cx.resolve(raw)
     }
@@ -542,6 +562,24 @@ impl Region {
             }
             None => self.peak_rps * (1.0 - self.trough_ratio) * std::f64::consts::PI / 86_400.0,
         }
+    }
+}
+
+/// The names an enum-valued scenario field accepts, by its path.
+fn enum_names(f: &FieldPath) -> Option<&'static [&'static str]> {
+    let key = match f.0.as_slice() {
+        [.., Seg::Key(k), Seg::Index(_)] if k == "survive" => {
+            return Some(variants::<FailureKind>())
+        }
+        [.., Seg::Key(k)] => k.as_str(),
+        _ => return None,
+    };
+    match key {
+        "routing" => Some(variants::<Routing>()),
+        "balancer" => Some(variants::<Balancer>()),
+        "kind" => Some(variants::<FailureKind>()),
+        "dist" => Some(variants::<DistKind>()),
+        _ => None,
     }
 }
 
@@ -793,39 +831,53 @@ impl Cx<'_> {
     }
 
     fn dist(&self, f: &FieldPath, d: &RawDist) -> R<Dist> {
-        // Point at the parameter that is wrong where we can tell.
-        let blame = |m: String| {
-            let key = if m.starts_with("cv") {
-                "cv"
-            } else if m.contains("p99") {
-                "p99_ms"
-            } else if m.starts_with("samples") || m.contains("sample") {
-                "samples_ms"
-            } else {
-                "mean_ms"
-            };
-            self.err(&f.key(key), m)
+        let kind = d.dist;
+        let name = kind.name();
+        let given = [
+            ("mean_ms", d.mean_ms.is_some()),
+            ("p99_ms", d.p99_ms.is_some()),
+            ("cv", d.cv.is_some()),
+            ("samples_ms", d.samples_ms.is_some()),
+            ("file", d.file.is_some()),
+        ];
+        for (key, present) in given {
+            self.check(
+                !present || kind.params().contains(&key),
+                &f.key(key),
+                || {
+                    format!(
+                        "dist = {name:?} takes no {key} (its parameters: {})",
+                        kind.params().join(", ")
+                    )
+                },
+            )?;
+        }
+        let need = |key: &str, v: Option<f64>| {
+            v.ok_or_else(|| self.err(&f.key(key), format!("is required for dist = {name:?}")))
         };
-        match d {
-            RawDist::Exponential { mean_ms } => Dist::exponential(*mean_ms).map_err(blame),
-            RawDist::Constant { mean_ms } => Dist::constant(*mean_ms).map_err(blame),
-            RawDist::Lognormal { mean_ms, p99_ms } => {
-                Dist::lognormal(*mean_ms, *p99_ms).map_err(blame)
+        // The solver names the parameter to blame.
+        let blame = |e: BadParam| self.err(&f.key(e.param), e.message);
+        match kind {
+            DistKind::Exponential => Dist::solve_exponential(need("mean_ms", d.mean_ms)?),
+            DistKind::Constant => Dist::solve_constant(need("mean_ms", d.mean_ms)?),
+            DistKind::Lognormal => {
+                Dist::solve_lognormal(need("mean_ms", d.mean_ms)?, need("p99_ms", d.p99_ms)?)
             }
-            RawDist::Gamma {
-                mean_ms,
-                p99_ms,
-                cv,
-            } => match (p99_ms, cv) {
-                (Some(p), None) => Dist::gamma_p99(*mean_ms, *p).map_err(blame),
-                (None, Some(c)) => Dist::gamma_cv(*mean_ms, *c).map_err(blame),
-                _ => Err(self.err(
-                    f,
-                    "a gamma needs exactly one of p99_ms or cv beside mean_ms",
-                )),
-            },
-            RawDist::Empirical { samples_ms, file } => {
-                let samples = match (samples_ms, file) {
+            DistKind::Gamma => {
+                let mean_ms = need("mean_ms", d.mean_ms)?;
+                match (d.p99_ms, d.cv) {
+                    (Some(p), None) => Dist::solve_gamma_p99(mean_ms, p),
+                    (None, Some(c)) => Dist::solve_gamma_cv(mean_ms, c),
+                    _ => {
+                        return Err(self.err(
+                            f,
+                            "a gamma needs exactly one of p99_ms or cv beside mean_ms",
+                        ))
+                    }
+                }
+            }
+            DistKind::Empirical => {
+                let samples = match (&d.samples_ms, &d.file) {
                     (Some(s), None) => s.clone(),
                     (None, Some(file)) => self.samples_file(&f.key("file"), file)?,
                     _ => {
@@ -835,9 +887,10 @@ impl Cx<'_> {
                         ))
                     }
                 };
-                Dist::empirical(samples).map_err(blame)
+                Dist::solve_empirical(samples)
             }
         }
+        .map_err(blame)
     }
 
     fn samples_file(&self, f: &FieldPath, file: &str) -> R<Vec<f64>> {
@@ -1067,4 +1120,15 @@ impl Cx<'_> {
 fn sorted(mut v: Vec<&str>) -> Vec<&str> {
     v.sort_unstable();
     v
+}
+
+impl Scenario {
+    /// Runs the scenario for `duration_s` seconds (warm-up included)
+    /// instead of its own duration; failures and spikes that would start at
+    /// or after the end are dropped.
+    pub fn set_duration(&mut self, duration_s: f64) {
+        self.duration_s = duration_s;
+        self.failures.retain(|f| f.at_s < duration_s);
+        self.traffic.spikes.retain(|s| s.at_s < duration_s);
+    }
 }
