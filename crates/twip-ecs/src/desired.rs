@@ -4,14 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use twip_model::deploy::{check_env_name, service_specs};
+use twip_deploy::labels::{ENV as TAG_ENV, SERVICE as TAG_SERVICE};
+use twip_deploy::{check_env_name, service_specs};
 use twip_model::plan::Plan;
 use twip_model::Scenario;
-
-/// Tag on everything twip creates: the environment.
-pub const TAG_ENV: &str = "twip.env";
-/// Tag: the scenario service.
-pub const TAG_SERVICE: &str = "twip.service";
 
 /// One placement strategy (`type`, `field`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
