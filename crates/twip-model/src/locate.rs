@@ -164,7 +164,7 @@ fn shape_error(
             .span()
             .map(|s| line_of_offset(src, s.start))
             .unwrap_or(1),
-        message: message.clone(),
+        message: syntax_message(src, &message, inner.span()),
     };
     let invalid = |field: &FieldPath, message: String| Error::Invalid {
         path: path.to_path_buf(),
@@ -214,6 +214,28 @@ fn shape_error(
             invalid(&field, message.clone())
         }
         SerdeMessage::Other => syntax(),
+    }
+}
+
+/// toml's parse error on one line; toml says nothing at all when a value is
+/// missing (`key =` at the end of a line or of the file), so say it.
+fn syntax_message(src: &str, message: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let one_line: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if !one_line.is_empty() {
+        return one_line.join(": ");
+    }
+    let before = span
+        .and_then(|s| src.get(..s.start.min(src.len())))
+        .map(|b| b.trim_end())
+        .unwrap_or("");
+    if before.ends_with('=') {
+        "expected a value after `=` (a string, number, true or false, list or table)".into()
+    } else {
+        "not valid TOML here".into()
     }
 }
 

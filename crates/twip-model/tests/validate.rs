@@ -329,6 +329,11 @@ fn shape_rows() -> Vec<(&'static str, String, Want)> {
             want(23, "service[1].service_time", &["is required but missing"])),
         ("TOML syntax", edit(30, "rps = = 5"),
             Want { line: 30, field: None, gist: &["expected"] }),
+        // Found by the property tests: toml's message is empty here.
+        ("file ends after `=`", BASE.lines().take(15).collect::<Vec<_>>().join("\n") + "\nservice_time = { dist = \"lognormal\", mean_ms =",
+            Want { line: 16, field: None, gist: &["expected a value after `=`"] }),
+        ("a line ends after `=`", edit(9, "workers ="),
+            Want { line: 9, field: None, gist: &["expected"] }),
         ("duplicate key", edit(9, "workers = 4\nworkers = 5"),
             Want { line: 10, field: None, gist: &["duplicate key"] }),
     ]
