@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod apply;
-mod ecs;
 mod plan;
 mod policy;
 mod report;

@@ -10,7 +10,6 @@
 //! the line and the field ([`Error`]).
 
 pub mod catalog;
-pub mod deploy;
 mod dist;
 mod error;
 mod locate;

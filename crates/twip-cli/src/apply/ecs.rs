@@ -1,11 +1,14 @@
 //! `twip apply | status | destroy --target ecs`: a plan onto AWS ECS
 //! (crates/twip-ecs). Argument handling and printing only.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use twip_ecs::{Action, Desired, Ecs};
 
-use crate::apply::{load_plan, runtime, ApplyArgs, DestroyArgs, StatusArgs};
+use super::{
+    load_plan, print_dry_run, print_removed, runtime, warn, ApplyArgs, DestroyArgs, StatusArgs,
+};
 use crate::fail;
 
 /// Where ECS is (with `--target ecs`).
@@ -46,8 +49,8 @@ async fn connect(o: &EcsOpts) -> Result<Ecs, String> {
 }
 
 fn load(
-    plan: &std::path::Path,
-    scenario: Option<&std::path::PathBuf>,
+    plan: &Path,
+    scenario: Option<&PathBuf>,
     env: &str,
     o: &EcsOpts,
 ) -> Result<(Desired, Option<String>), String> {
@@ -74,9 +77,7 @@ pub fn apply(args: &ApplyArgs) -> ExitCode {
         Ok(x) => x,
         Err(e) => return fail(e),
     };
-    for w in &d.warnings {
-        eprintln!("twip: warning: {w}");
-    }
+    warn(&d.warnings);
     println!(
         "EC2 capacity to provide to cluster {} (ECS does not start instances: register them to the cluster):",
         d.cluster
@@ -113,18 +114,10 @@ pub fn apply(args: &ApplyArgs) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Ok(out) if !out.applied => {
-            println!(
-                "environment {} in cluster {}: {} changes (dry run, nothing done):",
-                d.env,
-                d.cluster,
-                out.actions.len()
-            );
-            for a in &out.actions {
-                println!("{a}");
-            }
-            ExitCode::from(2)
-        }
+        Ok(out) if !out.applied => print_dry_run(
+            &format!("environment {} in cluster {}", d.env, d.cluster),
+            &out.actions,
+        ),
         Ok(out) => {
             let n = |f: fn(&Action) -> bool| out.actions.iter().filter(|a| f(a)).count();
             println!(
@@ -192,7 +185,7 @@ pub fn status(args: &StatusArgs) -> ExitCode {
 
 /// Runs `twip destroy --target ecs`.
 pub fn destroy(args: &DestroyArgs) -> ExitCode {
-    if let Err(e) = twip_model::deploy::check_env_name(&args.env) {
+    if let Err(e) = twip_deploy::check_env_name(&args.env) {
         return fail(e);
     }
     let rt = match runtime() {
@@ -207,9 +200,7 @@ pub fn destroy(args: &DestroyArgs) -> ExitCode {
     });
     match result {
         Ok(removed) => {
-            for r in &removed {
-                println!("- removed {r}");
-            }
+            print_removed(&removed);
             println!(
                 "environment {} in cluster {}: {} objects removed (the cluster and its instances are kept)",
                 args.env,

@@ -1,0 +1,122 @@
+//! `twip apply | status | destroy --target docker`: a plan onto the local
+//! Docker engine (crates/twip-docker). Argument handling and printing only.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use twip_docker::{Action, Desired};
+
+use super::{
+    load_plan, print_dry_run, print_removed, runtime, warn, ApplyArgs, DestroyArgs, StatusArgs,
+};
+use crate::fail;
+
+fn desired(
+    plan_path: &Path,
+    scenario: Option<&PathBuf>,
+    env: &str,
+    port: u16,
+) -> Result<Desired, String> {
+    let (plan, scenario) = load_plan(plan_path, scenario)?;
+    twip_docker::desired::desired(&plan, &scenario, env, port)
+}
+
+/// Runs `twip apply --target docker`: 0 done (or in sync), 2 dry run with
+/// changes, 1 failure.
+pub fn apply(args: &ApplyArgs) -> ExitCode {
+    let d = match desired(&args.plan, args.scenario.as_ref(), &args.env, args.port) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    warn(&d.warnings);
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let mut log = |line: String| println!("{line}");
+    match rt.block_on(twip_docker::apply(&d, args.dry_run, &mut log)) {
+        Ok(out) if out.actions.is_empty() => {
+            println!(
+                "environment {}: in sync with the plan ({} containers), no changes",
+                d.env,
+                d.containers.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(out) if !out.applied => print_dry_run(&format!("environment {}", d.env), &out.actions),
+        Ok(out) => {
+            let n = |f: fn(&Action) -> bool| out.actions.iter().filter(|a| f(a)).count();
+            println!(
+                "environment {}: applied: {} created, {} recreated, {} removed; entry on http://127.0.0.1:{}/",
+                d.env,
+                n(|a| matches!(a, Action::Create(_))),
+                n(|a| matches!(a, Action::Replace(_))),
+                n(|a| matches!(a, Action::Remove(_))),
+                args.port
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// Runs `twip status --target docker`: 0 in sync and healthy, 2 drift, 1
+/// failure.
+pub fn status(args: &StatusArgs) -> ExitCode {
+    let d = match desired(&args.plan, args.scenario.as_ref(), &args.env, args.port) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match rt.block_on(twip_docker::status(&d)) {
+        Ok(rows) => {
+            println!(
+                "{:<16} {:>8} {:>8} {:>8} {:>6}  drift",
+                "service", "desired", "running", "healthy", "extra"
+            );
+            let mut drift = false;
+            for r in &rows {
+                let bad = r.running < r.desired || r.healthy < r.desired || r.extra > 0;
+                drift |= bad;
+                println!(
+                    "{:<16} {:>8} {:>8} {:>8} {:>6}  {}",
+                    r.service,
+                    r.desired,
+                    r.running,
+                    r.healthy,
+                    r.extra,
+                    if bad { "yes" } else { "no" }
+                );
+            }
+            if drift {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// Runs `twip destroy --target docker`.
+pub fn destroy(args: &DestroyArgs) -> ExitCode {
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match rt.block_on(twip_docker::destroy(&args.env)) {
+        Ok(removed) => {
+            print_removed(&removed);
+            println!(
+                "environment {}: {} objects removed",
+                args.env,
+                removed.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}

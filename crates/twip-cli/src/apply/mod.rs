@@ -1,0 +1,170 @@
+//! `twip apply`, `twip status`, `twip destroy`: a plan onto a Docker engine
+//! ([`docker`]) or AWS ECS ([`ecs`]). This module owns what the targets
+//! share — the arguments, the choice of target, loading the plan and its
+//! scenario, the runtime, and the printing that is the same for both — and
+//! dispatches; the two target modules do not know each other.
+
+mod docker;
+mod ecs;
+
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use twip_model::plan::Plan;
+use twip_model::Scenario;
+
+/// Where to apply.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The local Docker engine.
+    Docker,
+    /// AWS ECS (--cluster, --region, --endpoint-url).
+    Ecs,
+}
+
+/// Arguments of `twip apply`.
+#[derive(clap::Args, Debug)]
+pub struct ApplyArgs {
+    /// Plan file (from `twip plan --out`).
+    pub plan: PathBuf,
+    /// Where to apply it.
+    #[arg(long, value_enum)]
+    pub target: Target,
+    /// The scenario the plan was made for (images, ports, topology);
+    /// default: the one the plan names.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Environment name: everything twip creates is labelled with it.
+    #[arg(long, default_value = "default")]
+    pub env: String,
+    /// Host port (on 127.0.0.1) of the entry service.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Print the changes and stop: exit 2 if there are any, 0 if in sync.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// ECS options.
+    #[command(flatten)]
+    pub ecs: ecs::EcsApplyOpts,
+}
+
+/// Arguments of `twip status`.
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// Where to look.
+    #[arg(long, value_enum)]
+    pub target: Target,
+    /// Environment name.
+    #[arg(long, default_value = "default")]
+    pub env: String,
+    /// Plan to compare with.
+    #[arg(long)]
+    pub plan: PathBuf,
+    /// The plan's scenario (default: the one the plan names).
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Host port of the entry service.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// ECS options.
+    #[command(flatten)]
+    pub ecs: ecs::EcsOpts,
+}
+
+/// Arguments of `twip destroy`.
+#[derive(clap::Args, Debug)]
+pub struct DestroyArgs {
+    /// Where to remove from.
+    #[arg(long, value_enum)]
+    pub target: Target,
+    /// Environment name (only what twip labelled with it is removed).
+    #[arg(long)]
+    pub env: String,
+    /// ECS options.
+    #[command(flatten)]
+    pub ecs: ecs::EcsOpts,
+}
+
+/// Runs `twip apply`: 0 done (or in sync), 2 dry run with changes, 1 failure.
+pub fn apply(args: ApplyArgs) -> ExitCode {
+    match args.target {
+        Target::Docker => docker::apply(&args),
+        Target::Ecs => ecs::apply(&args),
+    }
+}
+
+/// Runs `twip status`: 0 in sync and healthy, 2 drift, 1 failure.
+pub fn status(args: StatusArgs) -> ExitCode {
+    match args.target {
+        Target::Docker => docker::status(&args),
+        Target::Ecs => ecs::status(&args),
+    }
+}
+
+/// Runs `twip destroy`.
+pub fn destroy(args: DestroyArgs) -> ExitCode {
+    match args.target {
+        Target::Docker => docker::destroy(&args),
+        Target::Ecs => ecs::destroy(&args),
+    }
+}
+
+/// The plan and its scenario (`--scenario`, else the one the plan names),
+/// the plan's replicas applied to the scenario.
+fn load_plan(plan_path: &Path, scenario: Option<&PathBuf>) -> Result<(Plan, Scenario), String> {
+    let plan = Plan::load(plan_path).map_err(|e| e.to_string())?;
+    let scenario_path = match (scenario, &plan.scenario_file) {
+        (Some(s), _) => s.clone(),
+        // Relative to where `twip plan` ran (usually here), else to the plan's folder.
+        (None, Some(f)) if f.is_relative() && !f.exists() => {
+            plan_path.parent().unwrap_or(Path::new(".")).join(f)
+        }
+        (None, Some(f)) => f.clone(),
+        (None, None) => {
+            return Err(format!(
+                "{}: the plan does not name its scenario file; pass --scenario",
+                plan_path.display()
+            ))
+        }
+    };
+    let mut scenario = Scenario::load(&scenario_path).map_err(|e| e.to_string())?;
+    plan.apply_to(&mut scenario)
+        .map_err(|e| format!("the plan does not fit the scenario: {e}"))?;
+    Ok((plan, scenario))
+}
+
+/// A current-thread tokio runtime for the appliers.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Prints the desired state's warnings, before anything is done.
+fn warn(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("twip: warning: {w}");
+    }
+}
+
+/// Prints the changes a dry run found in `place` (`environment E`, ...),
+/// one line each, and returns exit code 2.
+fn print_dry_run<A: Display>(place: &str, actions: &[A]) -> ExitCode {
+    println!(
+        "{place}: {} changes (dry run, nothing done):",
+        actions.len()
+    );
+    for a in actions {
+        println!("{a}");
+    }
+    ExitCode::from(2)
+}
+
+/// Prints what a destroy removed, one line each.
+fn print_removed(removed: &[String]) {
+    for r in removed {
+        println!("- removed {r}");
+    }
+}
