@@ -1,10 +1,32 @@
-//! The `twip` binary: a thin layer over the twip crates.
+//! The `twip` binary: a thin layer over the twip crates. It parses
+//! arguments, draws progress and prints; every decision is a library's.
+//! Each command returns `Result<ExitCode, CliError>`; `main` prints an
+//! error once and maps it to exit 1.
 //!
-//! Exit codes: 0 success; 1 bad input or failure; 2 the run worked but an
-//! SLO is not met.
+//! Exit codes: 0 success; 1 bad input, bad usage or failure; 2 the run
+//! worked but the answer is no (an SLO is not met, no plan meets the SLOs,
+//! a dry run has changes, status finds drift).
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// Like `print!`, to stdout; a closed stdout (`twip plan … | head`) ends
+/// the program quietly with exit 0 instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(&format!($($arg)*))
+    };
+}
+
+/// Like `println!`, with [`out!`]'s handling of a closed stdout.
+macro_rules! outln {
+    () => {
+        $crate::write_stdout("\n")
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(&(format!($($arg)*) + "\n"))
+    };
+}
 
 mod apply;
 mod plan;
@@ -16,9 +38,9 @@ mod simulate;
 ///
 /// Simulates a service topology under traffic and failures, places replicas
 /// with WebAssembly policies, plans the cheapest infrastructure that meets
-/// the SLOs, and reports on it.
+/// the SLOs, reports on it, and applies the plan to Docker or AWS ECS.
 #[derive(Parser, Debug)]
-#[command(name = "twip", version, about, long_about)]
+#[command(name = "twip", version, about, long_about, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -51,21 +73,80 @@ pub enum Format {
     Json,
 }
 
+/// The exit codes, as `twip --help` lists them.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (every SLO met, a plan found, in sync, written)
+  1  bad input, bad usage or a failure (the message says which file, line and field)
+  2  it ran, but the answer is no: an SLO is not met, no plan meets the SLOs,
+     a dry run has changes, or status finds drift";
+
+/// An error that ends a command: printed once by `main`, exit code 1.
+#[derive(Debug)]
+pub struct CliError(String);
+
+impl<E: std::fmt::Display> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+/// What a command returns.
+pub type CmdResult = Result<ExitCode, CliError>;
+
+/// An error as a command result.
+pub fn err(e: impl std::fmt::Display) -> CmdResult {
+    Err(CliError(e.to_string()))
+}
+
 /// Prints an error and returns exit code 1.
 pub fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("twip: error: {e}");
     ExitCode::from(1)
 }
 
+/// Writes to stdout; a closed pipe ends the program quietly (exit 0),
+/// since whoever reads has all it wanted.
+pub fn write_stdout(s: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("twip: error: writing to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print to stdout and succeed; usage errors
+            // exit 1, so that 2 always means "ran, and the answer is no".
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(CliError(e)) => {
+            eprintln!("twip: error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> CmdResult {
     match cli.command {
         Command::Simulate(args) => simulate::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Plan(args) => plan::run(args),
-        Command::Apply(args) => apply::apply(args),
-        Command::Status(args) => apply::status(args),
-        Command::Destroy(args) => apply::destroy(args),
+        Command::Apply(args) => Ok(apply::apply(args)),
+        Command::Status(args) => Ok(apply::status(args)),
+        Command::Destroy(args) => Ok(apply::destroy(args)),
         Command::Report(args) => report::run(args),
     }
 }

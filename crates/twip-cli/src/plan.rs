@@ -10,7 +10,7 @@ use std::time::Duration;
 use twip_model::{Plan, Scenario};
 use twip_plan::{Outcome, PlanOptions, Progress};
 
-use crate::{fail, Format};
+use crate::{err as fail, CmdResult, Format};
 
 /// Arguments of `twip plan`.
 #[derive(clap::Args, Debug)]
@@ -36,11 +36,22 @@ pub struct PlanArgs {
 struct Run {
     policy: String,
     outcome: Outcome,
+    /// The scenario's services, in its order (rejected candidates list
+    /// their replicas in it).
+    services: Vec<String>,
+}
+
+impl Run {
+    /// Rejected candidates folded as people read them.
+    fn groups(&self, rejected: &[twip_model::Rejected]) -> Vec<twip_model::RejectedGroup> {
+        let names: Vec<&str> = self.services.iter().map(String::as_str).collect();
+        twip_model::group_rejected(rejected, &names)
+    }
 }
 
 /// Runs `twip plan`: exit 0 with a plan, 2 when no plan meets the SLOs
 /// (with several policies: when none does), 1 on bad input.
-pub fn run(args: PlanArgs) -> ExitCode {
+pub fn run(args: PlanArgs) -> CmdResult {
     let scenario = match Scenario::load(&args.scenario) {
         Ok(s) => s,
         Err(e) => return fail(e),
@@ -62,6 +73,7 @@ pub fn run(args: PlanArgs) -> ExitCode {
             Ok(outcome) => runs.push(Run {
                 policy: label,
                 outcome,
+                services: scenario.services.iter().map(|s| s.name.clone()).collect(),
             }),
             Err(e) => return fail(e),
         }
@@ -92,15 +104,15 @@ pub fn run(args: PlanArgs) -> ExitCode {
                 serde_json::Value::Array(runs.iter().map(json).collect())
             };
             match serde_json::to_string_pretty(&v) {
-                Ok(s) => println!("{s}"),
+                Ok(s) => outln!("{s}"),
                 Err(e) => return fail(e),
             }
         }
         Format::Table => {
             if runs.len() == 1 {
-                print!("{}", table(&runs[0]));
+                out!("{}", table(&runs[0]));
             } else {
-                print!("{}", comparison(&runs));
+                out!("{}", comparison(&runs));
             }
         }
     }
@@ -116,9 +128,9 @@ pub fn run(args: PlanArgs) -> ExitCode {
                 );
             }
         }
-        return ExitCode::from(2);
+        return Ok(ExitCode::from(2));
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn per_policy(out: &Path, policy: &str) -> PathBuf {
@@ -166,7 +178,7 @@ fn json(r: &Run) -> serde_json::Value {
         } => serde_json::json!({
             "policy": r.policy,
             "found": false,
-            "binding": binding,
+            "binding": binding.to_string(),
             "rejected": rejected,
             "search": stats_json(stats),
         }),
@@ -313,12 +325,13 @@ fn table(r: &Run) -> String {
             if let Some(z) = survives_zone {
                 let _ = writeln!(o, "survives a zone loss: {}", if *z { "yes" } else { "no" });
             }
+            let groups = r.groups(&plan.rejected);
             let _ = writeln!(
                 o,
                 "rejected cheaper candidates: {} groups (see --format json or --out); nearest:",
-                plan.rejected.len()
+                groups.len()
             );
-            for x in plan.rejected.iter().rev().take(5) {
+            for x in groups.iter().rev().take(5) {
                 let _ = writeln!(o, "  {}: {}", x.candidate, x.reason);
             }
             let _ = writeln!(
@@ -334,7 +347,7 @@ fn table(r: &Run) -> String {
         } => {
             let _ = writeln!(o, "no plan meets the SLOs with policy {}", r.policy);
             let _ = writeln!(o, "binding constraint: {binding}");
-            for x in rejected.iter().rev().take(5) {
+            for x in r.groups(rejected).iter().rev().take(5) {
                 let _ = writeln!(o, "  {}: {}", x.candidate, x.reason);
             }
             let _ = writeln!(

@@ -13,17 +13,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::{fail, Format};
+use crate::{err as fail, CmdResult, Format};
 
-/// Like `println!`, but a closed stdout (`| head`) ends the output quietly
-/// instead of panicking.
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
-    }};
-}
-use twip_policy::{conformance, Host, Plugin, PolicyError, Request, Service, Topology, BUILTINS};
+use twip_policy::{conformance, Host, Plugin, PolicyError, Request, BUILTINS};
 
 /// Arguments of `twip policy`.
 #[derive(clap::Args, Debug)]
@@ -71,7 +63,7 @@ enum PolicyCommand {
 }
 
 /// Runs `twip policy`.
-pub fn run(args: PolicyArgs) -> ExitCode {
+pub fn run(args: PolicyArgs) -> CmdResult {
     match args.command {
         PolicyCommand::List { format } => list(format),
         PolicyCommand::Check { plugin, format } => check(&plugin, format),
@@ -105,19 +97,12 @@ fn open(plugin: &str) -> Result<(Host, Plugin), String> {
     Ok((host, p))
 }
 
-/// Loads a built-in by name, or a component file.
+/// Loads a built-in by name, or a component file (the planner's rule).
 fn load(host: &Host, plugin: &str) -> Result<Plugin, PolicyError> {
-    if BUILTINS.iter().any(|b| b.name == plugin) {
-        return host.load_builtin(plugin);
-    }
-    let path = Path::new(plugin);
-    if !path.exists() && !plugin.ends_with(".wasm") {
-        return host.load_builtin(plugin); // "no built-in policy named ..."
-    }
-    host.load_file(path)
+    host.load_named(plugin, Path::new("."))
 }
 
-fn list(format: Format) -> ExitCode {
+fn list(format: Format) -> CmdResult {
     let host = match host() {
         Ok(h) => h,
         Err(e) => return fail(e),
@@ -158,10 +143,10 @@ fn list(format: Format) -> ExitCode {
             }
         }
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
-fn check(plugin: &str, format: Format) -> ExitCode {
+fn check(plugin: &str, format: Format) -> CmdResult {
     // The host (and its epoch ticker, the wall-clock backstop) lives as long as the plugin.
     let (_host, mut p) = match open(plugin) {
         Ok(hp) => hp,
@@ -208,9 +193,9 @@ fn check(plugin: &str, format: Format) -> ExitCode {
         }
     }
     if failed > 0 {
-        ExitCode::from(1)
+        Ok(ExitCode::from(1))
     } else {
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     }
 }
 
@@ -218,78 +203,6 @@ struct NodeSize {
     instance_type: String,
     cpu: Option<f64>,
     memory_mb: Option<u32>,
-}
-
-/// Capacity of one node: explicit flags first, then the scenario's catalog.
-fn node_capacity(scenario: &twip_model::Scenario, size: &NodeSize) -> Result<(u32, u32), String> {
-    if let (Some(cpu), Some(mem)) = (size.cpu, size.memory_mb) {
-        return Ok((vcpu_to_millis(cpu)?, mem));
-    }
-    let (cat_cpu, cat_mem) = catalog_capacity(scenario, &size.instance_type)?;
-    Ok((
-        match size.cpu {
-            Some(c) => vcpu_to_millis(c)?,
-            None => cat_cpu,
-        },
-        size.memory_mb.unwrap_or(cat_mem),
-    ))
-}
-
-fn vcpu_to_millis(v: f64) -> Result<u32, String> {
-    if !(v.is_finite() && v > 0.0 && v * 1000.0 <= u32::MAX as f64) {
-        return Err(format!("expected a positive vCPU count, got {v}"));
-    }
-    Ok((v * 1000.0).round() as u32)
-}
-
-/// The instance type's size in the scenario's catalog.
-fn catalog_capacity(scenario: &twip_model::Scenario, name: &str) -> Result<(u32, u32), String> {
-    let Some(path) = scenario.infrastructure.catalog.as_ref() else {
-        return Err(format!(
-            "the scenario names no catalog ([infrastructure] catalog): give --cpu and --memory-mb for instance type '{name}'"
-        ));
-    };
-    let catalog = twip_model::catalog::Catalog::load(path).map_err(|e| e.to_string())?;
-    let Some(t) = catalog.instance(name) else {
-        return Err(format!(
-            "instance type '{name}' is not in the catalog {} (or give --cpu and --memory-mb)",
-            path.display()
-        ));
-    };
-    Ok((vcpu_to_millis(t.vcpu)?, t.memory_mb))
-}
-
-fn build_request(
-    scenario: &twip_model::Scenario,
-    nodes: u32,
-    size: &NodeSize,
-) -> Result<Request, String> {
-    let (cpu, mem) = node_capacity(scenario, size)?;
-    let zones = if scenario.infrastructure.zones.is_empty() {
-        vec!["zone-a".to_string()]
-    } else {
-        scenario.infrastructure.zones.clone()
-    };
-    let mut req =
-        conformance::uniform_nodes(nodes as usize, zones.len(), &size.instance_type, cpu, mem);
-    req.zones = zones;
-    let zone_spread = req.zones.len() > 1;
-    for s in &scenario.services {
-        req.services.push(Service {
-            name: s.name.clone(),
-            replicas: s.replicas,
-            cpu_millis: vcpu_to_millis(s.cpu).map_err(|e| format!("service '{}': {e}", s.name))?,
-            memory_mib: s.memory_mb,
-            spread: Some(if zone_spread {
-                Topology::Zone
-            } else {
-                Topology::Node
-            }),
-            anti_affinity: None,
-            existing: Vec::new(),
-        });
-    }
-    Ok(req)
 }
 
 /// `node-1, node-4 ×2, ...`: each node once, in order of first use.
@@ -321,15 +234,19 @@ fn place(
     nodes: u32,
     size: &NodeSize,
     format: Format,
-) -> ExitCode {
+) -> CmdResult {
     let scenario = match twip_model::Scenario::load(scenario_path) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let req = match build_request(&scenario, nodes, size) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
+    // The request the planner would make for this candidate.
+    let req = twip_plan::request::for_scenario(
+        &scenario,
+        &size.instance_type,
+        nodes,
+        size.cpu,
+        size.memory_mb,
+    )?;
     // The host (and its epoch ticker, the wall-clock backstop) lives as long as the plugin.
     let (_host, mut p) = match open(plugin) {
         Ok(hp) => hp,
@@ -426,5 +343,5 @@ fn place(
             }
         }
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

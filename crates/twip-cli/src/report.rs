@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::fail;
+use crate::{err as fail, CmdResult};
 
 /// Arguments of `twip report`.
 #[derive(clap::Args, Debug)]
@@ -23,7 +23,7 @@ pub struct ReportArgs {
 }
 
 /// Runs `twip report`: exit 0 when written, 1 on bad input (nothing written).
-pub fn run(args: ReportArgs) -> ExitCode {
+pub fn run(args: ReportArgs) -> CmdResult {
     let mut command = String::from("twip report");
     for i in &args.inputs {
         command.push_str(&format!(" {}", i.display()));
@@ -41,16 +41,38 @@ pub fn run(args: ReportArgs) -> ExitCode {
         command,
         ..twip_report::Options::default()
     };
-    let report = match twip_report::Report::build(&args.inputs, &opts) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
+    // A scenario is planned first (the training phase); a plan is read as it is.
+    let mut inputs = Vec::new();
+    for path in &args.inputs {
+        if path.extension().is_some_and(|e| e == "json") {
+            inputs.push(twip_report::Input::PlanFile(path.clone()));
+            continue;
+        }
+        let scenario = twip_model::Scenario::load(path)?;
+        let opts = twip_plan::PlanOptions {
+            seed: args.seed,
+            ..twip_plan::PlanOptions::default()
+        };
+        match twip_plan::plan(&scenario, &opts).map_err(|e| format!("{}: {e}", path.display()))? {
+            twip_plan::Outcome::Found { plan, .. } => inputs.push(twip_report::Input::Planned {
+                scenario: path.clone(),
+                plan,
+            }),
+            twip_plan::Outcome::NoPlan { binding, .. } => {
+                return fail(format!(
+                    "{}: no plan meets the objectives: {binding}",
+                    path.display()
+                ))
+            }
+        }
+    }
+    let report = twip_report::Report::build(&inputs, &opts)?;
     match report.write(&args.out) {
         Ok(files) => {
             for f in files {
-                println!("{}", f.display());
+                outln!("{}", f.display());
             }
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Err(e) => fail(e),
     }

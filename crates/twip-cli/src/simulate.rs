@@ -10,7 +10,7 @@ use std::time::Duration;
 use twip_model::Scenario;
 use twip_sim::{Options, SimReport};
 
-use crate::{fail, Format};
+use crate::{err as fail, CmdResult, Format};
 
 /// Arguments of `twip simulate`.
 #[derive(clap::Args, Debug)]
@@ -42,7 +42,7 @@ pub struct SimulateArgs {
 }
 
 /// Runs `twip simulate`: exit 0 when every SLO is met, 2 when one is not, 1 on bad input.
-pub fn run(args: SimulateArgs) -> ExitCode {
+pub fn run(args: SimulateArgs) -> CmdResult {
     let mut scenario = match Scenario::load(&args.scenario) {
         Ok(s) => s,
         Err(e) => return fail(e),
@@ -54,9 +54,7 @@ pub fn run(args: SimulateArgs) -> ExitCode {
                 scenario.warmup_s
             ));
         }
-        scenario.duration_s = d;
-        scenario.failures.retain(|f| f.at_s < d);
-        scenario.traffic.spikes.retain(|s| s.at_s < d);
+        scenario.set_duration(d);
     }
     let layout = match &args.plan {
         None => None,
@@ -85,16 +83,16 @@ pub fn run(args: SimulateArgs) -> ExitCode {
     };
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => outln!("{s}"),
             Err(e) => return fail(e),
         },
-        Format::Table => print!("{}", table(&report)),
+        Format::Table => out!("{}", table(&report)),
     }
-    if report.slo.met {
+    Ok(if report.slo.met {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
-    }
+    })
 }
 
 fn parse_duration(s: &str) -> Result<f64, String> {
@@ -153,12 +151,7 @@ fn ms(x: f64) -> String {
 fn table(r: &SimReport) -> String {
     use std::fmt::Write;
     let mut o = String::new();
-    let ci = |k: &str| {
-        r.ci95
-            .get(k)
-            .map(|h| format!(" ± {}", ms(*h)))
-            .unwrap_or_default()
-    };
+    let ci = |h: Option<f64>| h.map(|h| format!(" ± {}", ms(h))).unwrap_or_default();
     let _ = writeln!(
         o,
         "scenario {}  seed {}  replications {}  simulated {:.0} s  events {}  wall {:.2} s",
@@ -172,7 +165,7 @@ fn table(r: &SimReport) -> String {
         r.errors,
         r.error_rate,
         r.ci95
-            .get("error_rate")
+            .error_rate
             .map(|h| format!(" ± {h:.6}"))
             .unwrap_or_default()
     );
@@ -181,11 +174,11 @@ fn table(r: &SimReport) -> String {
         o,
         "latency ms: mean {}{}  p50 {}  p95 {}  p99 {}{}  max {}",
         ms(l.mean),
-        ci("latency_ms.mean"),
+        ci(r.ci95.latency_mean_ms),
         ms(l.p50),
         ms(l.p95),
         ms(l.p99),
-        ci("latency_ms.p99"),
+        ci(r.ci95.latency_p99_ms),
         ms(l.max)
     );
     let _ = writeln!(o);

@@ -19,7 +19,10 @@ mod scenario;
 pub use catalog::{Catalog, CatalogRegion, InstanceType};
 pub use dist::Dist;
 pub use error::Error;
-pub use plan::{Cost, Placement, Plan, PlanNode, Rejected, Verification};
+pub use plan::{
+    group_rejected, Cost, Loss, Placement, Plan, PlanNode, Rejected, RejectedGroup, RejectionKind,
+    Verification,
+};
 pub use scenario::{
     Balancer, Call, Failure, FailureKind, HealthCheck, Infrastructure, Layout, Node, Region,
     Routing, Scenario, Service, Slo, Spike, Traffic,

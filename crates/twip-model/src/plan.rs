@@ -93,11 +93,84 @@ impl Cost {
     }
 }
 
+/// What a verification case takes away: nothing, one node, or one zone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Loss {
+    /// The baseline: nothing fails.
+    None,
+    /// One node, for good.
+    Node {
+        /// Node id (`node-3`).
+        node: String,
+        /// Its zone.
+        zone: String,
+    },
+    /// Every node of one zone, for good.
+    Zone {
+        /// The zone.
+        zone: String,
+    },
+}
+
+impl Loss {
+    /// The case's display name: `baseline`, `lose node-3 (us-east-1a)`,
+    /// `lose zone us-east-1b`.
+    pub fn case_name(&self) -> String {
+        match self {
+            Loss::None => "baseline".into(),
+            other => format!("lose {other}"),
+        }
+    }
+
+    /// Where, in a sentence: `at baseline`, `when node-3 (us-east-1a) is lost`.
+    pub fn where_(&self) -> String {
+        match self {
+            Loss::None => "at baseline".into(),
+            other => format!("when {other} is lost"),
+        }
+    }
+
+    /// The failure class, `None` for the baseline.
+    pub fn kind(&self) -> Option<crate::FailureKind> {
+        match self {
+            Loss::None => None,
+            Loss::Node { .. } => Some(crate::FailureKind::Node),
+            Loss::Zone { .. } => Some(crate::FailureKind::Zone),
+        }
+    }
+
+    /// The failure's target as a scenario names it: the node id or the zone.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            Loss::None => None,
+            Loss::Node { node, .. } => Some(node),
+            Loss::Zone { zone } => Some(zone),
+        }
+    }
+}
+
+/// What was lost, without the verb: `node-3 (us-east-1a)`, `zone us-east-1b`
+/// (`nothing` for the baseline).
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Loss::None => f.write_str("nothing"),
+            Loss::Node { node, zone } => write!(f, "{node} ({zone})"),
+            Loss::Zone { zone } => write!(f, "zone {zone}"),
+        }
+    }
+}
+
 /// One simulated case of a plan's verification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verification {
-    /// `baseline`, `lose node-3 (us-east-1a)`, `lose zone us-east-1b`.
+    /// `baseline`, `lose node-3 (us-east-1a)`, `lose zone us-east-1b`
+    /// (for display; [`Verification::loss`] is the same as data).
     pub case: String,
+    /// What the case loses (absent in plans written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<Loss>,
     /// 99th percentile of end-to-end latency (ms).
     pub p99_ms: f64,
     /// 95 % half-width of the p99 (ms), when known.
@@ -107,18 +180,73 @@ pub struct Verification {
     pub error_rate: f64,
     /// Every objective met in this case.
     pub met: bool,
-    /// Equivalent or dominated cases this one stands for.
+    /// Equivalent or dominated cases this one stands for (display names of
+    /// their losses: `node-4 (us-east-1b)`, `zone us-east-1c`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub covers: Vec<String>,
 }
 
-/// A candidate the search rejected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Why the planner rejected a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionKind {
+    /// The replicas do not fit on the nodes (vCPU, memory, packing).
+    Capacity,
+    /// The placement policy refused the request.
+    Placement,
+    /// A node or zone loss the SLO demands would take every replica of a service.
+    Survival,
+    /// The p99 objective is not met in some case.
+    P99,
+    /// The error-rate objective is not met in some case.
+    ErrorRate,
+}
+
+impl RejectionKind {
+    /// Every kind, in the order above.
+    pub const ALL: [RejectionKind; 5] = [
+        RejectionKind::Capacity,
+        RejectionKind::Placement,
+        RejectionKind::Survival,
+        RejectionKind::P99,
+        RejectionKind::ErrorRate,
+    ];
+
+    /// Whether a candidate of this kind was simulated (so it has a p99).
+    pub fn simulated(self) -> bool {
+        matches!(self, RejectionKind::P99 | RejectionKind::ErrorRate)
+    }
+}
+
+/// A candidate the search rejected: what it was, what it costs, why it failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rejected {
-    /// `3 x m5.large`, with replica counts.
+    /// `3 x m5.large (app 4, lb 2)`, for display.
     pub candidate: String,
-    /// Which case, which objective, by how much.
+    /// Which case, which objective, by how much: a sentence, for display.
     pub reason: String,
+    /// Why, as data (absent in plans written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<RejectionKind>,
+    /// Catalog instance type of the candidate's nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    /// Node count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<u32>,
+    /// Replicas per service.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub replicas: BTreeMap<String, u32>,
+    /// What the candidate's nodes would cost per month (USD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_usd: Option<f64>,
+    /// The largest p99 (ms) its simulated cases measured; absent when it
+    /// was rejected before simulation (capacity, placement, survival).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_p99_ms: Option<f64>,
+    /// The case whose objective failed (simulated rejections).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<Loss>,
 }
 
 impl Plan {
@@ -297,10 +425,149 @@ impl Plan {
         Ok(layout)
     }
 
+    /// The scenario file this plan was made from, for a plan read from
+    /// `plan_path`: as written when it exists from here (relative to where
+    /// `twip plan` ran, usually here), else relative to the plan's folder.
+    /// `None` when the plan does not name one (plans older than the field).
+    pub fn scenario_path(&self, plan_path: &Path) -> Option<PathBuf> {
+        let f = self.scenario_file.as_ref()?;
+        Some(if f.is_relative() && !f.exists() {
+            plan_path.parent().unwrap_or(Path::new(".")).join(f)
+        } else {
+            f.clone()
+        })
+    }
+
     /// Number of nodes.
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
+}
+
+/// Rejected candidates folded for display: per instance type, every
+/// capacity rejection in one group (with the reason of the largest), the
+/// others by their reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedGroup {
+    /// `3, 6..9 x m5.large (app 4..6, lb 2)`.
+    pub candidate: String,
+    /// The shared reason (`not enough capacity; the largest: ...` for a
+    /// group of capacity rejections).
+    pub reason: String,
+    /// The kind of every member (`None` for entries of old plans).
+    pub kind: Option<RejectionKind>,
+    /// Candidates in the group.
+    pub count: usize,
+}
+
+/// Folds `rejected` (in the search's order) into [`RejectedGroup`]s, in
+/// order of first appearance; `services` gives the order replica counts
+/// are listed in. Entries without data (old plans) stay as they are.
+pub fn group_rejected(rejected: &[Rejected], services: &[&str]) -> Vec<RejectedGroup> {
+    type Key = (String, bool, String);
+    struct Acc<'a> {
+        members: Vec<&'a Rejected>,
+        reason: String,
+    }
+    let mut groups: Vec<(Option<Key>, Acc)> = Vec::new();
+    let mut index: BTreeMap<Key, usize> = BTreeMap::new();
+    for r in rejected {
+        let (Some(kind), Some(ty), Some(_)) = (r.kind, &r.instance_type, r.nodes) else {
+            groups.push((
+                None,
+                Acc {
+                    members: vec![r],
+                    reason: r.reason.clone(),
+                },
+            ));
+            continue;
+        };
+        let cap = kind == RejectionKind::Capacity;
+        let key = (
+            ty.clone(),
+            cap,
+            if cap { String::new() } else { r.reason.clone() },
+        );
+        match index.get(&key) {
+            Some(&i) => {
+                groups[i].1.members.push(r);
+                if cap {
+                    groups[i].1.reason = r.reason.clone();
+                }
+            }
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push((
+                    Some(key),
+                    Acc {
+                        members: vec![r],
+                        reason: r.reason.clone(),
+                    },
+                ));
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(key, acc)| {
+            let Some((ty, cap, _)) = key else {
+                let r = acc.members[0];
+                return RejectedGroup {
+                    candidate: r.candidate.clone(),
+                    reason: r.reason.clone(),
+                    kind: r.kind,
+                    count: 1,
+                };
+            };
+            let cs = &acc.members;
+            let mut ns: Vec<u32> = cs.iter().filter_map(|c| c.nodes).collect();
+            ns.sort_unstable();
+            ns.dedup();
+            let reps = services
+                .iter()
+                .map(|s| {
+                    let counts = cs.iter().map(|c| c.replicas.get(*s).copied().unwrap_or(0));
+                    let lo = counts.clone().min().unwrap_or(0);
+                    let hi = counts.max().unwrap_or(0);
+                    if lo == hi {
+                        format!("{s} {lo}")
+                    } else {
+                        format!("{s} {lo}..{hi}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            RejectedGroup {
+                candidate: format!("{} x {ty} ({reps})", ranges(&ns)),
+                reason: if cap && cs.len() > 1 {
+                    format!("not enough capacity; the largest: {}", acc.reason)
+                } else {
+                    acc.reason
+                },
+                kind: cs[0].kind,
+                count: cs.len(),
+            }
+        })
+        .collect()
+}
+
+/// `1, 3..5, 9` for a sorted list.
+fn ranges(ns: &[u32]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < ns.len() {
+        let mut j = i;
+        while j + 1 < ns.len() && ns[j + 1] == ns[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j == i {
+            ns[i].to_string()
+        } else {
+            format!("{}..{}", ns[i], ns[j])
+        });
+        i = j + 1;
+    }
+    parts.join(", ")
 }
 
 #[cfg(test)]
@@ -388,5 +655,84 @@ mod tests {
         p.replicas.insert("db".into(), 0);
         let s = Scenario::parse(MMC, Path::new("s.toml")).unwrap();
         assert!(p.layout(&s).unwrap_err().contains("\"db\""));
+    }
+
+    #[test]
+    fn ranges_are_compact() {
+        assert_eq!(ranges(&[1, 2, 3, 5, 7, 8]), "1..3, 5, 7..8");
+        assert_eq!(ranges(&[4]), "4");
+    }
+
+    fn rejected(kind: RejectionKind, nodes: u32, app: u32, reason: &str) -> Rejected {
+        Rejected {
+            candidate: format!("{nodes} x c5.large (lb 2, app {app})"),
+            reason: reason.into(),
+            kind: Some(kind),
+            instance_type: Some("c5.large".into()),
+            nodes: Some(nodes),
+            replicas: BTreeMap::from([("lb".to_string(), 2), ("app".to_string(), app)]),
+            monthly_usd: Some(62.05 * nodes as f64),
+            worst_p99_ms: None,
+            loss: None,
+        }
+    }
+
+    #[test]
+    fn capacity_rejections_fold_per_type_and_keep_the_largest_reason() {
+        let list = vec![
+            rejected(
+                RejectionKind::Capacity,
+                2,
+                3,
+                "needs 8 vCPU, 2 nodes have 4",
+            ),
+            rejected(
+                RejectionKind::Capacity,
+                3,
+                4,
+                "needs 10 vCPU, 3 nodes have 6",
+            ),
+            rejected(
+                RejectionKind::P99,
+                4,
+                5,
+                "p99 1200 ms > 1000 ms at baseline",
+            ),
+            rejected(
+                RejectionKind::Capacity,
+                5,
+                6,
+                "needs 12 vCPU, 5 nodes have 10",
+            ),
+        ];
+        let g = group_rejected(&list, &["lb", "app"]);
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].candidate, "2..3, 5 x c5.large (lb 2, app 3..6)");
+        assert_eq!(
+            g[0].reason,
+            "not enough capacity; the largest: needs 12 vCPU, 5 nodes have 10"
+        );
+        assert_eq!((g[0].kind, g[0].count), (Some(RejectionKind::Capacity), 3));
+        assert_eq!(g[1].candidate, "4 x c5.large (lb 2, app 5)");
+        assert_eq!(g[1].reason, "p99 1200 ms > 1000 ms at baseline");
+    }
+
+    #[test]
+    fn old_entries_without_data_stay_as_they_are() {
+        let old = Rejected {
+            candidate: "2..5 x t3.large (app 3)".into(),
+            reason: "not enough capacity; the largest: something".into(),
+            kind: None,
+            instance_type: None,
+            nodes: None,
+            replicas: BTreeMap::new(),
+            monthly_usd: None,
+            worst_p99_ms: None,
+            loss: None,
+        };
+        let g = group_rejected(&[old.clone(), old], &["app"]);
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].candidate, "2..5 x t3.large (app 3)");
+        assert_eq!(g[0].kind, None);
     }
 }

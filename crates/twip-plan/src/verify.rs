@@ -32,12 +32,11 @@
 //! over ten batches of the window) is within the bound: a verified plan is
 //! not a lucky draw.
 
-use std::sync::Mutex;
-
-use twip_model::{Failure, FailureKind, Layout, Scenario};
+use twip_model::{Failure, Layout, Loss, Scenario};
+use twip_sim::sizing::Sizing;
 use twip_sim::Options;
 
-use crate::sizing::Sizing;
+use crate::explain::{Inference, SurvivalGap, Violation};
 
 /// Seconds after the failure counted as its detection burst, beyond the
 /// health checks' detection time.
@@ -56,7 +55,7 @@ pub struct Window {
 
 impl Window {
     /// About a million requests at the peak, between 2 and 30 minutes.
-    pub fn for_peak(_s: &Scenario, z: &Sizing) -> Window {
+    pub fn for_peak(z: &Sizing) -> Window {
         Window {
             rps: z.peak_rps,
             warmup_s: 60.0,
@@ -66,41 +65,31 @@ impl Window {
 }
 
 /// A case to verify.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Case {
-    /// `baseline`, `lose node-3 (us-east-1a)`, `lose zone us-east-1b`.
-    pub name: String,
-    /// What fails (`None`: the baseline).
-    pub kind: Option<FailureKind>,
-    /// Node id or zone.
-    pub target: Option<String>,
+    /// What fails (`Loss::None`: the baseline).
+    pub loss: Loss,
     /// Replicas per service.
     pub replicas: Vec<u32>,
     /// Replicas the failure takes, per service.
     pub lost: Vec<u32>,
     /// The equivalent or dominated losses this case stands for.
-    pub covers: Vec<String>,
+    pub covers: Vec<Loss>,
 }
 
 impl Case {
     /// No failure.
     pub fn baseline(replicas: &[u32]) -> Case {
         Case {
-            name: "baseline".into(),
+            loss: Loss::None,
             replicas: replicas.to_vec(),
             lost: vec![0; replicas.len()],
-            ..Case::default()
+            covers: Vec::new(),
         }
     }
 
-    fn where_(&self) -> String {
-        match (&self.kind, &self.target) {
-            (None, _) => "at baseline".into(),
-            (Some(_), _) => format!("when {} is lost", self.name.trim_start_matches("lose ")),
-        }
-    }
-
-    fn survivors(&self) -> Vec<u32> {
+    /// Replicas left per service.
+    pub(crate) fn survivors(&self) -> Vec<u32> {
         self.replicas
             .iter()
             .zip(&self.lost)
@@ -110,10 +99,10 @@ impl Case {
 }
 
 /// What one case measured, and the objectives it is judged by.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CaseResult {
-    /// Where: `at baseline`, `when node-3 (us-east-1a) is lost`.
-    pub where_: String,
+    /// The case.
+    pub loss: Loss,
     /// p99 of end-to-end latency (ms); NaN if nothing completed.
     pub p99_ms: f64,
     /// Its 95 % half-width (batch means).
@@ -126,123 +115,77 @@ pub struct CaseResult {
     pub burst_errors: f64,
     /// Requests per day the burst is amortised over.
     pub daily_requests: f64,
-    /// Objectives.
+    /// The p99 objective (ms).
     pub p99_bound: Option<f64>,
-    /// Objectives.
+    /// The error-rate objective.
     pub error_bound: Option<f64>,
     /// The simulation could not run.
     pub failed: Option<String>,
     /// Set when the result was inferred from another simulated case.
-    pub inferred_from: Option<String>,
+    pub inferred_from: Option<Inference>,
 }
 
 impl CaseResult {
-    /// The first objective not met: (`"p99"` or `"error"`, reason).
-    pub fn violation(&self) -> Option<(&'static str, String)> {
-        let note = self
-            .inferred_from
-            .as_ref()
-            .map(|x| format!(" (inferred: {x})"))
-            .unwrap_or_default();
+    fn empty(loss: Loss) -> CaseResult {
+        CaseResult {
+            loss,
+            p99_ms: 0.0,
+            p99_ci95_ms: None,
+            error_rate: 0.0,
+            steady_error_rate: 0.0,
+            burst_errors: 0.0,
+            daily_requests: 0.0,
+            p99_bound: None,
+            error_bound: None,
+            failed: None,
+            inferred_from: None,
+        }
+    }
+
+    /// The first objective not met.
+    pub fn violation(&self) -> Option<Violation> {
+        let loss = self.loss.clone();
+        let inferred = self.inferred_from.clone();
         if let Some(f) = &self.failed {
-            return Some(("p99", format!("simulation failed {}: {f}", self.where_)));
+            return Some(Violation::SimFailed {
+                loss,
+                message: f.clone(),
+            });
         }
         if let Some(b) = self.p99_bound {
             if self.p99_ms.is_nan() {
-                return Some(("p99", format!("no request completed {}{note}", self.where_)));
+                return Some(Violation::NoneCompleted { loss, inferred });
             }
             // Met only if the whole 95 % interval is within the bound.
             let ci = self.p99_ci95_ms.filter(|x| x.is_finite()).unwrap_or(0.0);
             if self.p99_ms + ci > b {
-                return Some((
-                    "p99",
-                    format!("p99 {:.0} ms > {b} ms {}{note}", self.p99_ms, self.where_),
-                ));
+                return Some(Violation::P99 {
+                    p99_ms: self.p99_ms,
+                    bound_ms: b,
+                    loss,
+                    inferred,
+                });
             }
         }
         if let Some(b) = self.error_bound {
             if self.error_rate > b {
-                let detail = if self.burst_errors > 0.0 {
-                    format!(
-                        " (steady {:.5} + detection burst {:.0} errors / {:.3e} requests a day)",
-                        self.steady_error_rate, self.burst_errors, self.daily_requests
-                    )
-                } else {
-                    String::new()
-                };
-                return Some((
-                    "error",
-                    format!(
-                        "error rate {:.5} > {b} {}{detail}{note}",
-                        self.error_rate, self.where_
-                    ),
-                ));
+                return Some(Violation::ErrorRate {
+                    rate: self.error_rate,
+                    bound: b,
+                    steady: self.steady_error_rate,
+                    burst_errors: self.burst_errors,
+                    daily_requests: self.daily_requests,
+                    loss,
+                    inferred,
+                });
             }
         }
         None
     }
 }
 
-/// (replicas, losses, result) of one simulated case.
-type Entry = (Vec<u32>, Vec<u32>, CaseResult);
-
-/// Results of simulated cases, keyed by (replicas, losses), with dominance.
-#[derive(Debug, Default)]
-pub struct Cache {
-    done: Mutex<Vec<Entry>>,
-}
-
-fn le(a: &[u32], b: &[u32]) -> bool {
+pub(crate) fn le(a: &[u32], b: &[u32]) -> bool {
     a.iter().zip(b).all(|(x, y)| x <= y)
-}
-
-impl Cache {
-    /// The result of `case` if it was simulated, or follows from one that was.
-    pub fn lookup(&self, case: &Case) -> Option<CaseResult> {
-        let done = self.done.lock().ok()?;
-        let surv = case.survivors();
-        let rename = |r: &CaseResult, inferred: Option<String>| {
-            let mut r = r.clone();
-            r.where_ = case.where_();
-            r.inferred_from = inferred;
-            r
-        };
-        for (rep, lost, r) in done.iter() {
-            if rep == &case.replicas && lost == &case.lost {
-                return Some(rename(r, None));
-            }
-        }
-        for (rep, lost, r) in done.iter() {
-            let s: Vec<u32> = rep.iter().zip(lost).map(|(a, b)| a - b).collect();
-            let bad = r.violation().is_some();
-            if bad && le(&surv, &s) && le(lost, &case.lost) {
-                return Some(rename(
-                    r,
-                    Some(format!(
-                        "no more surviving replicas than a simulated case that failed, {} survivors",
-                        s.iter().map(u32::to_string).collect::<Vec<_>>().join("/")
-                    )),
-                ));
-            }
-            if !bad && le(&s, &surv) && le(&case.lost, lost) {
-                return Some(rename(
-                    r,
-                    Some(format!(
-                        "at least the surviving replicas of a simulated case that passed, {} survivors",
-                        s.iter().map(u32::to_string).collect::<Vec<_>>().join("/")
-                    )),
-                ));
-            }
-        }
-        None
-    }
-
-    /// Records a simulated case.
-    pub fn insert(&self, case: &Case, r: &CaseResult) {
-        if let Ok(mut d) = self.done.lock() {
-            d.push((case.replicas.clone(), case.lost.clone(), r.clone()));
-        }
-    }
 }
 
 fn loss(layout: &Layout, nodes: &[usize]) -> Vec<u32> {
@@ -266,7 +209,7 @@ fn used_zones(layout: &Layout) -> Vec<String> {
 
 /// The failure cases a layout must pass: node and/or zone losses, equal
 /// losses merged, dominated losses folded into the ones that dominate them.
-pub fn cases(s: &Scenario, layout: &Layout, node: bool, zone: bool) -> Vec<Case> {
+pub fn cases(layout: &Layout, node: bool, zone: bool) -> Vec<Case> {
     let replicas: Vec<u32> = layout.replica_node.iter().map(|v| v.len() as u32).collect();
     let mut all: Vec<Case> = Vec::new();
     if zone {
@@ -275,9 +218,7 @@ pub fn cases(s: &Scenario, layout: &Layout, node: bool, zone: bool) -> Vec<Case>
                 .filter(|&i| layout.nodes[i].zone == z)
                 .collect();
             all.push(Case {
-                name: format!("lose zone {z}"),
-                kind: Some(FailureKind::Zone),
-                target: Some(z.clone()),
+                loss: Loss::Zone { zone: z },
                 replicas: replicas.clone(),
                 lost: loss(layout, &nodes),
                 covers: Vec::new(),
@@ -287,16 +228,16 @@ pub fn cases(s: &Scenario, layout: &Layout, node: bool, zone: bool) -> Vec<Case>
     if node {
         for (i, n) in layout.nodes.iter().enumerate() {
             all.push(Case {
-                name: format!("lose {} ({})", n.id, n.zone),
-                kind: Some(FailureKind::Node),
-                target: Some(n.id.clone()),
+                loss: Loss::Node {
+                    node: n.id.clone(),
+                    zone: n.zone.clone(),
+                },
                 replicas: replicas.clone(),
                 lost: loss(layout, &[i]),
                 covers: Vec::new(),
             });
         }
     }
-    let _ = s;
     // Merge equal losses, then fold dominated ones.
     let mut kept: Vec<Case> = Vec::new();
     for c in all {
@@ -304,8 +245,7 @@ pub fn cases(s: &Scenario, layout: &Layout, node: bool, zone: bool) -> Vec<Case>
             continue; // an empty node: nothing to lose
         }
         if let Some(k) = kept.iter_mut().find(|k| k.lost == c.lost) {
-            k.covers
-                .push(c.name.trim_start_matches("lose ").to_string());
+            k.covers.push(c.loss);
         } else {
             kept.push(c);
         }
@@ -331,7 +271,7 @@ pub fn cases(s: &Scenario, layout: &Layout, node: bool, zone: bool) -> Vec<Case>
             let j = (0..n)
                 .find(|&j| !absorbed[j] && le(&kept[i].lost, &kept[j].lost))
                 .unwrap_or(i);
-            let mut names = vec![kept[i].name.trim_start_matches("lose ").to_string()];
+            let mut names = vec![kept[i].loss.clone()];
             names.extend(kept[i].covers.clone());
             if j != i {
                 kept[j].covers.extend(names);
@@ -347,13 +287,12 @@ pub fn cases(s: &Scenario, layout: &Layout, node: bool, zone: bool) -> Vec<Case>
 }
 
 /// Every service keeps a replica when any zone is lost.
-pub fn zone_structure(s: &Scenario, layout: &Layout, _zones: &[String]) -> Result<(), String> {
+pub fn zone_structure(s: &Scenario, layout: &Layout) -> Result<(), SurvivalGap> {
     let zones = used_zones(layout);
     if zones.len() < 2 {
-        return Err(format!(
-            "every node is in zone {}: losing it loses everything",
-            zones.first().map(String::as_str).unwrap_or("?")
-        ));
+        return Err(SurvivalGap::OneZone {
+            zone: zones.first().cloned(),
+        });
     }
     for z in &zones {
         let nodes: Vec<usize> = (0..layout.nodes.len())
@@ -362,10 +301,10 @@ pub fn zone_structure(s: &Scenario, layout: &Layout, _zones: &[String]) -> Resul
         let lost = loss(layout, &nodes);
         for (i, v) in layout.replica_node.iter().enumerate() {
             if lost[i] as usize == v.len() {
-                return Err(format!(
-                    "zone {z} holds every replica of {}: losing it loses the service",
-                    s.services[i].name
-                ));
+                return Err(SurvivalGap::ZoneHoldsAll {
+                    zone: z.clone(),
+                    service: s.services[i].name.clone(),
+                });
             }
         }
     }
@@ -373,15 +312,16 @@ pub fn zone_structure(s: &Scenario, layout: &Layout, _zones: &[String]) -> Resul
 }
 
 /// Every service keeps a replica when any node is lost.
-pub fn node_structure(s: &Scenario, layout: &Layout) -> Result<(), String> {
+pub fn node_structure(s: &Scenario, layout: &Layout) -> Result<(), SurvivalGap> {
     for (ni, n) in layout.nodes.iter().enumerate() {
         let lost = loss(layout, &[ni]);
         for (i, v) in layout.replica_node.iter().enumerate() {
             if lost[i] as usize == v.len() {
-                return Err(format!(
-                    "{} ({}) holds every replica of {}: losing it loses the service",
-                    n.id, n.zone, s.services[i].name
-                ));
+                return Err(SurvivalGap::NodeHoldsAll {
+                    node: n.id.clone(),
+                    zone: n.zone.clone(),
+                    service: s.services[i].name.clone(),
+                });
             }
         }
     }
@@ -400,12 +340,12 @@ pub fn case_scenario(s: &Scenario, w: &Window, case: &Case) -> Scenario {
     for (sv, &n) in v.services.iter_mut().zip(&case.replicas) {
         sv.replicas = n;
     }
-    v.failures = match (case.kind, &case.target) {
+    v.failures = match (case.loss.kind(), case.loss.target()) {
         (Some(kind), Some(t)) => vec![Failure {
             kind,
             at_s: w.warmup_s,
             duration_s: None,
-            target: Some(t.clone()),
+            target: Some(t.to_string()),
         }],
         _ => Vec::new(),
     };
@@ -424,17 +364,16 @@ pub fn run_case(
     let v = case_scenario(s, w, case);
     let slo = s.slo.as_ref();
     let mut out = CaseResult {
-        where_: case.where_(),
         p99_bound: slo.and_then(|x| x.p99_ms),
         error_bound: slo.and_then(|x| x.max_error_rate),
         daily_requests: z.daily_requests,
-        ..CaseResult::default()
+        ..CaseResult::empty(case.loss.clone())
     };
     let opts = Options {
         seed: Some(seed),
         replications: 1,
         layout: Some(layout.clone()),
-        timeline: case.kind.is_some(),
+        timeline: case.loss != Loss::None,
         intervals: 100,
         progress: None,
         segments: Some(1),
@@ -447,9 +386,9 @@ pub fn run_case(
         }
     };
     out.p99_ms = r.latency_ms.p99;
-    out.p99_ci95_ms = r.ci95.get("latency_ms.p99").copied();
+    out.p99_ci95_ms = r.ci95.latency_p99_ms;
     match &r.timeline {
-        Some(t) if case.kind.is_some() => {
+        Some(t) if case.loss != Loss::None => {
             let detect = s
                 .services
                 .iter()

@@ -104,6 +104,8 @@ fn an_unmeetable_p99_binds_before_any_simulation() {
     let Outcome::NoPlan { binding, stats, .. } = out else {
         panic!("a 100 ms p99 with a 450 ms p99 service time cannot be met");
     };
+    assert!(matches!(binding, twip_plan::Binding::P99Floor { .. }));
+    let binding = binding.to_string();
     assert!(binding.starts_with("slo.p99_ms = 100"), "{binding}");
     assert!(binding.contains("app"), "{binding}");
     assert_eq!(stats.simulated, 0);
@@ -120,6 +122,7 @@ fn too_few_nodes_allowed_binds_max_nodes() {
     else {
         panic!("two c5.large cannot hold the app");
     };
+    let binding = binding.to_string();
     assert!(
         binding.starts_with("infrastructure.max_nodes = 2"),
         "{binding}"

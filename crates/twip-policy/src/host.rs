@@ -55,6 +55,8 @@ impl Limits {
 /// How to build a [`Host`].
 #[derive(Debug, Clone, Default)]
 pub struct HostConfig {
+    /// Per-call limits of the plugins the host loads (until
+    /// [`Host::set_limits`]).
     pub limits: Limits,
     /// Directory for serialized compiled components; `None` keeps the cache
     /// in memory only.
@@ -142,6 +144,27 @@ impl Host {
             source,
         })?;
         self.load(&bytes)
+    }
+
+    /// A policy as the user names it: a built-in name, or a component file.
+    /// A name with a `/` or ending in `.wasm`, or an existing file, is a
+    /// file: as given when it exists (or is absolute), else relative to
+    /// `base` (the scenario's folder). Anything else is a built-in name
+    /// (an unknown one is an error listing the built-ins).
+    pub fn load_named(&self, policy: &str, base: &Path) -> Result<Plugin, PolicyError> {
+        if crate::BUILTINS.iter().any(|b| b.name == policy) {
+            return self.load_builtin(policy);
+        }
+        let p = Path::new(policy);
+        let looks_like_file = policy.ends_with(".wasm") || policy.contains('/') || p.is_file();
+        if !looks_like_file {
+            return self.load_builtin(policy);
+        }
+        if p.is_absolute() || p.exists() {
+            self.load_file(p)
+        } else {
+            self.load_file(&base.join(p))
+        }
     }
 
     /// Loads a built-in policy by name (`spread`, `binpack`, `zone-spread`).

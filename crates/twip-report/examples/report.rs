@@ -1,5 +1,5 @@
-//! `cargo run -p twip-report --example report -- OUT INPUT...`: the report
-//! without the CLI (for working on the charts).
+//! `cargo run -p twip-report --example report -- OUT PLAN.json...`: the
+//! report without the CLI (for working on the charts).
 fn main() {
     let args: Vec<std::path::PathBuf> = std::env::args_os().skip(1).map(Into::into).collect();
     let Some((out, inputs)) = args.split_first() else {
@@ -13,7 +13,12 @@ fn main() {
         command: "cargo run -p twip-report --example report".into(),
         ..Default::default()
     };
-    let r = twip_report::Report::build(inputs, &opts).and_then(|r| r.write(out));
+    let inputs: Vec<twip_report::Input> = inputs
+        .iter()
+        .cloned()
+        .map(twip_report::Input::PlanFile)
+        .collect();
+    let r = twip_report::Report::build(&inputs, &opts).and_then(|r| r.write(out));
     if let Err(e) = r {
         eprintln!("error: {e}");
         std::process::exit(1);

@@ -6,6 +6,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use twip_model::RejectionKind;
+
 use crate::model::Phase;
 use crate::ReportError;
 
@@ -527,8 +529,10 @@ where
 {
     let measured: Vec<f64> = p.candidates.iter().filter_map(|c| c.worst_p99_ms).collect();
     let top = finite_max(measured.iter().copied().chain(p.slo_p99_ms)) * 1.6;
-    let lost_y = top / 1.12; // a row for candidates that lose a service
-    let unfit_y = top / 1.3; // a row for candidates whose replicas do not fit
+    // Rows above the measured ones for candidates rejected before simulation.
+    let lost_y = top / 1.12; // a failure the SLO demands would lose a service
+    let refused_y = top / 1.2; // the placement policy refused
+    let unfit_y = top / 1.3; // the replicas do not fit
     let xs: Vec<f64> = p.candidates.iter().map(|c| c.monthly_usd).collect();
     let xmin = xs.iter().copied().fold(f64::INFINITY, f64::min);
     let xmax = finite_max(xs.iter().copied());
@@ -552,26 +556,50 @@ where
         .y_desc("worst-case p99 over failure cases (ms)")
         .label_style((FONT, 14))
         .draw()?;
-    let rejected: Vec<(f64, f64)> = p
-        .candidates
-        .iter()
-        .filter(|c| !c.chosen)
-        .filter_map(|c| c.worst_p99_ms.map(|y| (c.monthly_usd, y.min(top))))
-        .collect();
+    // Every rejected candidate of one kind, at its cost and its measured
+    // p99 (simulated kinds) or on its kind's row.
+    let of_kind = |k: RejectionKind, row: f64| -> Vec<(f64, f64)> {
+        p.candidates
+            .iter()
+            .filter(|c| c.rejected == Some(k))
+            .map(|c| {
+                let y = if k.simulated() {
+                    c.worst_p99_ms.unwrap_or(top)
+                } else {
+                    row
+                };
+                (c.monthly_usd, y.min(top))
+            })
+            .collect()
+    };
+    let slow = of_kind(RejectionKind::P99, top);
     chart
         .draw_series(
-            rejected
-                .iter()
+            slow.iter()
                 .map(|&pt| Cross::new(pt, 6, RED.stroke_width(2))),
         )?
-        .label(format!("rejected ({} with a p99)", rejected.len()))
+        .label(format!("rejected: p99 over the SLO ({})", slow.len()))
         .legend(|(x, y)| Cross::new((x + 8, y), 5, RED.stroke_width(2)));
-    let unfit: Vec<(f64, f64)> = p
-        .candidates
-        .iter()
-        .filter(|c| c.no_capacity)
-        .map(|c| (c.monthly_usd, unfit_y))
-        .collect();
+    let errors = of_kind(RejectionKind::ErrorRate, top);
+    if !errors.is_empty() {
+        let orange = RGBColor(230, 120, 0);
+        chart
+            .draw_series(errors.iter().map(move |&pt| {
+                EmptyElement::at(pt)
+                    + Polygon::new(vec![(0, -6), (6, 0), (0, 6), (-6, 0)], orange.filled())
+            }))?
+            .label(format!(
+                "rejected: error rate over the SLO ({})",
+                errors.len()
+            ))
+            .legend(move |(x, y)| {
+                Polygon::new(
+                    vec![(x + 8, y - 5), (x + 13, y), (x + 8, y + 5), (x + 3, y)],
+                    orange.filled(),
+                )
+            });
+    }
+    let unfit = of_kind(RejectionKind::Capacity, unfit_y);
     if !unfit.is_empty() {
         chart
             .draw_series(unfit.iter().map(|&pt| {
@@ -582,12 +610,18 @@ where
                 Rectangle::new([(x + 3, y - 5), (x + 13, y + 5)], GREY.stroke_width(2))
             });
     }
-    let lost: Vec<(f64, f64)> = p
-        .candidates
-        .iter()
-        .filter(|c| !c.chosen && !c.no_capacity && c.worst_p99_ms.is_none())
-        .map(|c| (c.monthly_usd, lost_y))
-        .collect();
+    let refused = of_kind(RejectionKind::Placement, refused_y);
+    if !refused.is_empty() {
+        chart
+            .draw_series(
+                refused
+                    .iter()
+                    .map(|&pt| Circle::new(pt, 5, GREY.stroke_width(2))),
+            )?
+            .label(format!("rejected: the policy refused ({})", refused.len()))
+            .legend(|(x, y)| Circle::new((x + 8, y), 5, GREY.stroke_width(2)));
+    }
+    let lost = of_kind(RejectionKind::Survival, lost_y);
     if !lost.is_empty() {
         chart
             .draw_series(

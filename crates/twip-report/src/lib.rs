@@ -1,21 +1,26 @@
 //! twip's scale-out reports.
 //!
-//! Data flows one way: a plan (or a scenario, planned here) → a simulation
-//! of the plan over the scenario's day → the report model ([`Phase`]) →
-//! the renderers: one self-contained `index.html` (inline SVG), `report.md`
-//! with the charts as SVG files beside it, and every chart as PNG.
+//! Data flows one way: a plan (a plan file, or one the caller just made
+//! from a scenario) → a simulation of the plan over the scenario's day →
+//! the report model ([`Phase`]) → the renderers: one self-contained
+//! `index.html` (inline SVG), `report.md` with the charts as SVG files
+//! beside it, and every chart as PNG. The report does not plan: it knows
+//! the model, the simulator and its analytic sizing, not the policy host.
 //!
 //! ```no_run
+//! use twip_report::Input;
 //! let report = twip_report::Report::build(
-//!     &["reports/plans/worldwide.json".into()],
+//!     &[Input::PlanFile("reports/plans/worldwide.json".into())],
 //!     &twip_report::Options::default(),
 //! )?;
 //! report.write("reports/twip".as_ref())?;
 //! # Ok::<(), twip_report::ReportError>(())
 //! ```
 //!
-//! Charts are drawn with plotters; their text needs a TrueType font at run
-//! time (DejaVu Sans from Debian's `fonts-dejavu-core`, or `TWIP_FONT`).
+//! Charts are drawn with plotters; their text uses DejaVu Sans, compiled
+//! in (`TWIP_FONT=file.ttf` replaces it).
+
+#![deny(missing_docs)]
 
 pub mod charts;
 mod doc;
@@ -28,7 +33,7 @@ use std::path::{Path, PathBuf};
 pub use charts::{Chart, Kind};
 pub use doc::Block;
 pub use font::FONT_ENV;
-pub use model::{Candidate, Phase};
+pub use model::{Candidate, Input, Phase};
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -42,14 +47,6 @@ pub enum ReportError {
         /// The input.
         path: PathBuf,
         /// What is wrong.
-        message: String,
-    },
-    /// Planning a scenario failed or found nothing.
-    #[error("{}: {message}", path.display())]
-    Plan {
-        /// The scenario.
-        path: PathBuf,
-        /// What happened.
         message: String,
     },
     /// The simulation refused the input.
@@ -127,8 +124,8 @@ pub struct Rendered {
 }
 
 impl Report {
-    /// Loads every input (plans or scenarios), plans scenarios, simulates.
-    pub fn build(inputs: &[PathBuf], opts: &Options) -> Result<Report, ReportError> {
+    /// Loads every input and simulates its plan's day.
+    pub fn build(inputs: &[Input], opts: &Options) -> Result<Report, ReportError> {
         if inputs.is_empty() {
             return Err(ReportError::NoInput);
         }

@@ -4,9 +4,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use twip_model::{Catalog, FailureKind, Plan, PlanNode, Scenario, Verification};
-use twip_plan::{Outcome, PlanOptions};
-use twip_sim::Timeline;
+use twip_model::{
+    group_rejected, Catalog, FailureKind, Layout, Plan, PlanNode, RejectionKind, Scenario,
+    Verification,
+};
+use twip_sim::sizing::{self, Sizing};
+use twip_sim::{SimReport, Timeline};
 
 use crate::{Options, ReportError};
 
@@ -52,7 +55,8 @@ pub struct Phase {
     pub verification: Vec<Verification>,
     /// Candidates the planner tried with a cost and a verdict, chosen first.
     pub candidates: Vec<Candidate>,
-    /// Rejected entries in the plan (all reasons).
+    /// Rejected candidates in the plan, folded as `twip plan` lists them
+    /// (capacity rejections of one type in one group).
     pub rejected_total: usize,
     /// The nearest cheaper candidates and why they failed (at most five).
     pub nearest_rejected: Vec<(String, String)>,
@@ -133,12 +137,11 @@ pub struct Candidate {
     pub label: String,
     /// Monthly cost (USD).
     pub monthly_usd: f64,
-    /// Worst p99 over its verification cases (ms); `None` when a failure
-    /// would lose a whole service or it did not fit.
+    /// Worst p99 over its simulated cases (ms); `None` when it was
+    /// rejected before simulation (capacity, placement, survival).
     pub worst_p99_ms: Option<f64>,
-    /// Rejected before simulation: its replicas do not fit on its nodes
-    /// (for a group, the largest node count of the group).
-    pub no_capacity: bool,
+    /// Why it was rejected; `None` for the plan's choice.
+    pub rejected: Option<RejectionKind>,
     /// The plan's choice.
     pub chosen: bool,
 }
@@ -224,53 +227,46 @@ pub(crate) fn slugify(s: &str) -> String {
         .collect()
 }
 
-/// Where a plan's scenario file is: as written (relative to the working
-/// directory), else relative to the plan's folder.
-fn scenario_of(plan_path: &Path, plan: &Plan) -> Result<PathBuf, ReportError> {
-    match &plan.scenario_file {
-        Some(f) if f.is_relative() && !f.exists() => {
-            Ok(plan_path.parent().unwrap_or(Path::new(".")).join(f))
+/// One input of a report: a plan file, or a plan made for the report from
+/// a scenario (by the caller: the report does not plan).
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A plan (`twip plan --out`), whose scenario it names.
+    PlanFile(PathBuf),
+    /// A plan just made from the scenario file.
+    Planned {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Its plan.
+        plan: Box<Plan>,
+    },
+}
+
+impl Input {
+    /// The file the input came from.
+    pub fn path(&self) -> &Path {
+        match self {
+            Input::PlanFile(p) => p,
+            Input::Planned { scenario, .. } => scenario,
         }
-        Some(f) => Ok(f.clone()),
-        None => Err(ReportError::Input {
-            path: plan_path.to_path_buf(),
-            message: "field `scenario_file`: the plan does not name its scenario".into(),
-        }),
     }
 }
 
-/// Builds one phase from a plan (`.json`) or a scenario (`.toml`, planned
-/// here), simulating the plan with a timeline.
-pub fn load_phase(path: &Path, opts: &Options) -> Result<Phase, ReportError> {
-    let is_plan = path.extension().is_some_and(|e| e == "json");
-    let (plan, scenario_file, mut scenario) = if is_plan {
-        let plan = Plan::load(path)?;
-        let sf = scenario_of(path, &plan)?;
-        let scenario = Scenario::load(&sf)?;
-        (plan, sf, scenario)
-    } else {
-        let scenario = Scenario::load(path)?;
-        let outcome = twip_plan::plan(
-            &scenario,
-            &PlanOptions {
-                seed: opts.seed,
-                ..PlanOptions::default()
-            },
-        )
-        .map_err(|e| ReportError::Plan {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        match outcome {
-            Outcome::Found { plan, .. } => (*plan, path.to_path_buf(), scenario),
-            Outcome::NoPlan { binding, .. } => {
-                return Err(ReportError::Plan {
-                    path: path.to_path_buf(),
-                    message: format!("no plan meets the objectives: {binding}"),
-                })
-            }
+/// The plan, its scenario file, and the scenario with the plan applied.
+fn inputs(input: &Input, opts: &Options) -> Result<(Plan, PathBuf, Scenario, Layout), ReportError> {
+    let path = input.path();
+    let (plan, scenario_file) = match input {
+        Input::PlanFile(p) => {
+            let plan = Plan::load(p)?;
+            let sf = plan.scenario_path(p).ok_or_else(|| ReportError::Input {
+                path: p.clone(),
+                message: "field `scenario_file`: the plan does not name its scenario".into(),
+            })?;
+            (plan, sf)
         }
+        Input::Planned { scenario, plan } => ((**plan).clone(), scenario.clone()),
     };
+    let mut scenario = Scenario::load(&scenario_file)?;
     if plan.scenario != scenario.name {
         return Err(ReportError::Input {
             path: path.to_path_buf(),
@@ -290,12 +286,20 @@ pub fn load_phase(path: &Path, opts: &Options) -> Result<Phase, ReportError> {
         })?;
     if let Some(d) = opts.duration_s {
         let d = scenario.duration_s.min(d.max(scenario.warmup_s + 60.0));
-        scenario.duration_s = d;
-        scenario.failures.retain(|f| f.at_s < d);
-        scenario.traffic.spikes.retain(|s| s.at_s < d);
+        scenario.set_duration(d);
     }
+    Ok((plan, scenario_file, scenario, layout))
+}
+
+/// The plan's day, simulated with a timeline.
+fn simulate_day(
+    path: &Path,
+    scenario: &Scenario,
+    layout: Layout,
+    opts: &Options,
+) -> Result<(SimReport, Timeline), ReportError> {
     let sim = twip_sim::simulate(
-        &scenario,
+        scenario,
         &twip_sim::Options {
             seed: opts.seed,
             replications: 1,
@@ -313,31 +317,41 @@ pub fn load_phase(path: &Path, opts: &Options) -> Result<Phase, ReportError> {
         path: path.to_path_buf(),
         message: "the simulation returned no timeline".into(),
     })?;
+    Ok((sim, timeline))
+}
 
-    let sizing = twip_plan::sizing::size(&scenario);
-    let catalog = match &scenario.infrastructure.catalog {
-        Some(c) => Some(Catalog::load(c)?),
-        None => None,
-    };
-    let region = plan
-        .region
-        .clone()
-        .or_else(|| scenario.infrastructure.region.clone())
-        .unwrap_or_default();
+/// The analytic capacity of a plan: per service, and with the worst node
+/// or zone lost.
+struct Capacity {
+    services: Vec<ServiceSummary>,
+    capacity_rps: f64,
+    node_loss_rps: Option<f64>,
+    zone_loss_rps: Option<f64>,
+}
 
-    // Zones in order of first appearance.
+/// The zones of a plan, in the order nodes first appear.
+fn zones_of(plan: &Plan) -> Vec<String> {
     let mut zones: Vec<String> = Vec::new();
     for n in &plan.nodes {
         if !zones.contains(&n.zone) {
             zones.push(n.zone.clone());
         }
     }
+    zones
+}
+
+fn capacity(
+    scenario: &Scenario,
+    plan: &Plan,
+    zones: &[String],
+    sizing: &Sizing,
+    sim: &SimReport,
+) -> Capacity {
     let node_zone: BTreeMap<&str, &str> = plan
         .nodes
         .iter()
         .map(|n| (n.id.as_str(), n.zone.as_str()))
         .collect();
-
     let svc_capacity = |i: usize, replicas: f64| -> f64 {
         let s = &scenario.services[i];
         let per_visit = sizing.visits[i] * sizing.holding_s[i];
@@ -432,17 +446,19 @@ pub fn load_phase(path: &Path, opts: &Options) -> Result<Phase, ReportError> {
     } else {
         None
     };
+    Capacity {
+        services,
+        capacity_rps,
+        node_loss_rps: capacity_node_loss_rps,
+        zone_loss_rps: capacity_zone_loss_rps,
+    }
+}
 
-    let price = |ty: &str| -> Option<f64> {
-        catalog.as_ref()?.instance(ty)?.price(&region).or_else(|| {
-            plan.nodes
-                .iter()
-                .find(|n| n.instance_type == ty)
-                .map(|n| n.hourly_usd)
-        })
-    };
-    let mut candidates = vec![Candidate {
-        label: format!("{} (chosen)", plan_label(&plan)),
+/// The plan's choice and every candidate it rejected with a cost, for the
+/// cost / p99 chart.
+fn candidates(plan: &Plan) -> Vec<Candidate> {
+    let mut out = vec![Candidate {
+        label: format!("{} (chosen)", plan_label(plan)),
         monthly_usd: plan.cost.monthly_usd,
         worst_p99_ms: Some(
             plan.verification
@@ -450,91 +466,56 @@ pub fn load_phase(path: &Path, opts: &Options) -> Result<Phase, ReportError> {
                 .map(|v| v.p99_ms)
                 .fold(0.0, f64::max),
         ),
+        rejected: None,
         chosen: true,
-        no_capacity: false,
     }];
-    for r in &plan.rejected {
-        if let Some(c) = parse_rejected(&r.candidate, &r.reason, &price) {
-            candidates.push(c);
-        }
-    }
-    let nearest_rejected = plan
-        .rejected
+    out.extend(plan.rejected.iter().filter_map(|r| {
+        Some(Candidate {
+            label: r.candidate.clone(),
+            monthly_usd: r.monthly_usd?,
+            worst_p99_ms: r.worst_p99_ms,
+            rejected: Some(r.kind?),
+            chosen: false,
+        })
+    }));
+    out
+}
+
+/// Builds one phase: the plan applied to its scenario, its day simulated
+/// with a timeline, its capacity analysed, the summaries the text shows.
+pub fn load_phase(input: &Input, opts: &Options) -> Result<Phase, ReportError> {
+    let path = input.path();
+    let (plan, scenario_file, scenario, layout) = inputs(input, opts)?;
+    let (sim, timeline) = simulate_day(path, &scenario, layout, opts)?;
+    let sizing = sizing::size(&scenario);
+    let catalog = match &scenario.infrastructure.catalog {
+        Some(c) => Some(Catalog::load(c)?),
+        None => None,
+    };
+    let region = plan
+        .region
+        .clone()
+        .or_else(|| scenario.infrastructure.region.clone())
+        .unwrap_or_default();
+    let zones = zones_of(&plan);
+    let cap = capacity(&scenario, &plan, &zones, &sizing, &sim);
+    let names: Vec<&str> = scenario.services.iter().map(|s| s.name.as_str()).collect();
+    let groups = group_rejected(&plan.rejected, &names);
+    let nearest_rejected = groups
         .iter()
         .rev()
-        .filter(|r| !r.reason.starts_with("not enough capacity"))
+        .filter(|g| !(g.kind == Some(RejectionKind::Capacity) && g.count > 1))
         .take(5)
-        .map(|r| (r.candidate.clone(), r.reason.clone()))
+        .map(|g| (g.candidate.clone(), g.reason.clone()))
         .collect();
-
-    let t = &scenario.traffic;
-    let failures = scenario
-        .failures
-        .iter()
-        .map(|f| {
-            let kind = match f.kind {
-                FailureKind::Replica => "replica",
-                FailureKind::Node => "node",
-                FailureKind::Zone => "zone",
-            };
-            let what = match &f.target {
-                Some(x) => format!("{kind} {x}"),
-                None => format!("{kind} (the busiest)"),
-            };
-            (
-                what,
-                f.at_s / 3600.0,
-                f.duration_s.map(|d| (f.at_s + d) / 3600.0),
-            )
-        })
-        .collect();
-    let traffic = TrafficSummary {
-        constant_rps: t.rps,
-        regions: t
-            .regions
-            .iter()
-            .map(|r| (r.name.clone(), r.peak_rps, r.peak_hour_utc, r.trough_ratio))
-            .collect(),
-        spikes: t
-            .spikes
-            .iter()
-            .map(|s| (s.at_s / 3600.0, s.duration_s / 60.0, s.multiplier))
-            .collect(),
-        peak_rps: sizing.peak_rps,
-        peak_at_h: sizing.peak_at_s / 3600.0,
-        daily_requests: sizing.daily_requests,
-        duration_h: scenario.duration_s / 3600.0,
-        start_hour_utc: t.start_hour_utc,
-        failures,
-    };
-    let sim_summary = SimSummary {
-        p50_ms: sim.latency_ms.p50,
-        p95_ms: sim.latency_ms.p95,
-        p99_ms: sim.latency_ms.p99,
-        error_rate: sim.error_rate,
-        requests: sim.requests,
-        slo_met: sim.slo.met,
-        violations: sim.slo.violations.clone(),
-        timeline,
-        failures: sim
-            .failures
-            .iter()
-            .map(|f| {
-                (
-                    f.what.clone(),
-                    f.at_s / 3600.0,
-                    f.end_s.unwrap_or(scenario.duration_s) / 3600.0,
-                    f.errors,
-                )
-            })
-            .collect(),
-    };
+    let traffic = traffic_summary(&scenario, &sizing);
+    let sim_summary = sim_summary(&scenario, &sim, timeline);
     let slo = scenario.slo.as_ref();
     Ok(Phase {
         name: scenario.name.clone(),
         source: path.to_path_buf(),
         scenario_file,
-        planned_here: !is_plan,
+        planned_here: matches!(input, Input::Planned { .. }),
         slo_p99_ms: slo.and_then(|s| s.p99_ms),
         slo_error_rate: slo.and_then(|s| s.max_error_rate),
         survive: slo
@@ -566,22 +547,92 @@ pub fn load_phase(path: &Path, opts: &Options) -> Result<Phase, ReportError> {
         hourly_usd: plan.cost.hourly_usd,
         monthly_usd: plan.cost.monthly_usd,
         verification: plan.verification.clone(),
-        candidates,
-        rejected_total: plan.rejected.len(),
+        candidates: candidates(&plan),
+        rejected_total: groups.len(),
         nearest_rejected,
-        services,
-        scale_order: twip_plan::sizing::topological(&scenario)
+        services: cap.services,
+        scale_order: sizing::topological(&scenario)
             .into_iter()
             .rev()
             .map(|i| scenario.services[i].name.clone())
             .collect(),
-        capacity_rps,
-        capacity_node_loss_rps,
-        capacity_zone_loss_rps,
+        capacity_rps: cap.capacity_rps,
+        capacity_node_loss_rps: cap.node_loss_rps,
+        capacity_zone_loss_rps: cap.zone_loss_rps,
         sim: sim_summary,
         catalog: catalog.map(|c| (c.name, c.prices_as_of)),
         nodes: plan.nodes,
     })
+}
+
+/// What arrives, as the text and charts describe it.
+fn traffic_summary(scenario: &Scenario, sizing: &Sizing) -> TrafficSummary {
+    let t = &scenario.traffic;
+    let failures = scenario
+        .failures
+        .iter()
+        .map(|f| {
+            let kind = match f.kind {
+                FailureKind::Replica => "replica",
+                FailureKind::Node => "node",
+                FailureKind::Zone => "zone",
+            };
+            let what = match &f.target {
+                Some(x) => format!("{kind} {x}"),
+                None => format!("{kind} (the busiest)"),
+            };
+            (
+                what,
+                f.at_s / 3600.0,
+                f.duration_s.map(|d| (f.at_s + d) / 3600.0),
+            )
+        })
+        .collect();
+    TrafficSummary {
+        constant_rps: t.rps,
+        regions: t
+            .regions
+            .iter()
+            .map(|r| (r.name.clone(), r.peak_rps, r.peak_hour_utc, r.trough_ratio))
+            .collect(),
+        spikes: t
+            .spikes
+            .iter()
+            .map(|s| (s.at_s / 3600.0, s.duration_s / 60.0, s.multiplier))
+            .collect(),
+        peak_rps: sizing.peak_rps,
+        peak_at_h: sizing.peak_at_s / 3600.0,
+        daily_requests: sizing.daily_requests,
+        duration_h: scenario.duration_s / 3600.0,
+        start_hour_utc: t.start_hour_utc,
+        failures,
+    }
+}
+
+/// The simulated day, as the text and charts show it.
+fn sim_summary(scenario: &Scenario, sim: &SimReport, timeline: Timeline) -> SimSummary {
+    SimSummary {
+        p50_ms: sim.latency_ms.p50,
+        p95_ms: sim.latency_ms.p95,
+        p99_ms: sim.latency_ms.p99,
+        error_rate: sim.error_rate,
+        requests: sim.requests,
+        slo_met: sim.slo.met,
+        violations: sim.slo.violations.clone(),
+        timeline,
+        failures: sim
+            .failures
+            .iter()
+            .map(|f| {
+                (
+                    f.what.clone(),
+                    f.at_s / 3600.0,
+                    f.end_s.unwrap_or(scenario.duration_s) / 3600.0,
+                    f.errors,
+                )
+            })
+            .collect(),
+    }
 }
 
 /// `85 x c5.large (lb 2, static 2, app 83)`.
@@ -601,109 +652,64 @@ fn plan_label(plan: &Plan) -> String {
     format!("{} x {} ({reps})", plan.nodes.len(), types.join("+"))
 }
 
-/// A rejected entry with its cost from the catalog and its verdict from the
-/// reason: `76 x c5.large (...)` + `p99 3734 ms > 1000 ms when ...` gives
-/// the p99; a placement that loses a whole service gives `worst_p99_ms:
-/// None`; a capacity rejection (`2..75 x c5.large`, "not enough capacity")
-/// is priced at the largest node count of the group. Anything else (or an
-/// instance type without a price) gives `None`.
-///
-/// The plan's `rejected` entries are text (the plan's JSON contract); this
-/// reads the forms the planner writes.
-pub fn parse_rejected(
-    candidate: &str,
-    reason: &str,
-    price: &dyn Fn(&str) -> Option<f64>,
-) -> Option<Candidate> {
-    let head = candidate.split(" (").next()?;
-    let (counts, ty) = head.split_once(" x ")?;
-    let ty = ty.trim();
-    let no_capacity = reason.starts_with("not enough capacity")
-        || reason.contains("does not fit")
-        || reason.starts_with("needs ");
-    let n: u32 = if no_capacity {
-        counts
-            .split(|c: char| !c.is_ascii_digit())
-            .filter_map(|x| x.parse().ok())
-            .max()?
-    } else {
-        counts.trim().parse().ok()?
-    };
-    let hourly = price(ty)? * n as f64;
-    let worst_p99_ms = if no_capacity {
-        None
-    } else if let Some(rest) = reason.strip_prefix("p99 ") {
-        Some(rest.split(" ms").next()?.trim().parse::<f64>().ok()?)
-    } else if reason.contains("loses the service") {
-        None
-    } else {
-        return None;
-    };
-    Some(Candidate {
-        label: candidate.to_string(),
-        monthly_usd: hourly * HOURS_PER_MONTH,
-        worst_p99_ms,
-        chosen: false,
-        no_capacity,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use twip_model::{Cost, Loss, Rejected};
 
-    fn price(t: &str) -> Option<f64> {
-        (t == "c5.large").then_some(0.085)
+    fn rejected(kind: Option<RejectionKind>, nodes: u32, p99: Option<f64>) -> Rejected {
+        Rejected {
+            candidate: format!("{nodes} x c5.large (app 3)"),
+            reason: "some sentence".into(),
+            kind,
+            instance_type: Some("c5.large".into()),
+            nodes: Some(nodes),
+            replicas: BTreeMap::from([("app".to_string(), 3)]),
+            monthly_usd: kind.map(|_| 62.05 * nodes as f64),
+            worst_p99_ms: p99,
+            loss: p99.map(|_| Loss::Zone { zone: "a".into() }),
+        }
     }
 
     #[test]
-    fn rejected_with_a_p99() {
-        let c = parse_rejected(
-            "76 x c5.large (lb 2, static 2, app 74)",
-            "p99 3734 ms > 1000 ms when zone us-east-1a is lost",
-            &price,
-        )
-        .unwrap();
-        assert_eq!(c.worst_p99_ms, Some(3734.0));
-        assert!((c.monthly_usd - 76.0 * 0.085 * 730.0).abs() < 1e-6);
-        assert!(!c.chosen);
-    }
-
-    #[test]
-    fn rejected_that_loses_a_service() {
-        let c = parse_rejected(
-            "19 x c5.large (lb 2, static 2, app 74)",
-            "zone us-east-1a holds every replica of lb: losing it loses the service",
-            &price,
-        )
-        .unwrap();
-        assert_eq!(c.worst_p99_ms, None);
-    }
-
-    #[test]
-    fn capacity_rejections_take_the_largest_of_the_group() {
-        let c = parse_rejected(
-            "2..75 x c5.large (lb 2, static 2, app 74..98)",
-            "not enough capacity; the largest: needs 152 vCPU, 75 nodes have 150",
-            &price,
-        )
-        .unwrap();
-        assert!(c.no_capacity && c.worst_p99_ms.is_none());
-        assert!((c.monthly_usd - 75.0 * 0.085 * 730.0).abs() < 1e-6);
-        let c = parse_rejected(
-            "1, 3..4 x c5.large (app 1)",
-            "needs 3 vCPU, 1 nodes have 2",
-            &price,
-        )
-        .unwrap();
-        assert!((c.monthly_usd - 4.0 * 0.085 * 730.0).abs() < 1e-6);
-    }
-
-    #[test]
-    fn ranges_and_unknown_types_are_skipped() {
-        assert!(parse_rejected("2..75 x c5.large (app 3)", "p99 5 ms > 1 ms", &price).is_none());
-        assert!(parse_rejected("3 x c5.large (app 3)", "something new", &price).is_none());
-        assert!(parse_rejected("3 x m9.huge (app 3)", "p99 5 ms > 1 ms", &price).is_none());
-        assert!(parse_rejected("garbage", "p99 x ms", &price).is_none());
+    fn every_rejected_candidate_with_data_is_on_the_chart_at_its_cost() {
+        let plan = Plan {
+            scenario: "s".into(),
+            scenario_file: None,
+            policy: "spread".into(),
+            region: None,
+            nodes: Vec::new(),
+            replicas: BTreeMap::new(),
+            placements: Vec::new(),
+            cost: Cost::hourly(0.5),
+            verification: Vec::new(),
+            rejected: vec![
+                rejected(Some(RejectionKind::Capacity), 2, None),
+                rejected(Some(RejectionKind::Placement), 3, None),
+                rejected(Some(RejectionKind::Survival), 4, None),
+                rejected(Some(RejectionKind::P99), 5, Some(1983.0)),
+                rejected(Some(RejectionKind::ErrorRate), 6, Some(420.0)),
+                // A plan written before the fields existed: no cost, not charted.
+                rejected(None, 7, None),
+            ],
+        };
+        let c = candidates(&plan);
+        assert!(c[0].chosen && c[0].rejected.is_none());
+        let kinds: Vec<Option<RejectionKind>> = c[1..].iter().map(|c| c.rejected).collect();
+        assert_eq!(
+            kinds,
+            RejectionKind::ALL
+                .iter()
+                .copied()
+                .map(Some)
+                .collect::<Vec<_>>()
+        );
+        for (k, cand) in c[1..].iter().enumerate() {
+            let nodes = 2.0 + k as f64;
+            assert!((cand.monthly_usd - 62.05 * nodes).abs() < 1e-9);
+        }
+        assert_eq!(c[4].worst_p99_ms, Some(1983.0));
+        assert_eq!(c[5].worst_p99_ms, Some(420.0));
+        assert_eq!(c[1].worst_p99_ms, None);
     }
 }

@@ -7,7 +7,11 @@
 //! seed and replication count give the same report (but `wall_s`).
 //!
 //! [`analytic`] holds the queueing formulas (Erlang B/C, Pollaczek–Khinchine,
-//! M/M/c/K) that the accuracy tests and the planner's sizing use.
+//! M/M/c/K) that the accuracy tests use; [`sizing`] applies them to a
+//! scenario at its peak (the smallest replica counts queueing theory allows),
+//! for the planner and the report.
+
+#![deny(missing_docs)]
 
 pub mod analytic;
 mod compile;
@@ -15,6 +19,7 @@ mod engine;
 mod heap;
 mod lc;
 mod report;
+pub mod sizing;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -26,7 +31,9 @@ use rayon::prelude::*;
 use twip_model::{Layout, Scenario};
 
 pub use compile::Sampler;
-pub use report::{FailureReport, Latency, ServiceReport, SimReport, SloReport, Timeline};
+pub use report::{
+    Ci95, FailureReport, Latency, ServiceCi95, ServiceReport, SimReport, SloReport, Timeline,
+};
 
 /// How to run a simulation.
 #[derive(Debug, Clone)]

@@ -34,8 +34,9 @@ pub struct SimReport {
     pub error_rate: f64,
     /// End-to-end latency of successful requests.
     pub latency_ms: Latency,
-    /// 95 % confidence half-widths, keyed by the field they qualify.
-    pub ci95: IndexMap<String, f64>,
+    /// 95 % confidence half-widths of the figures above (serialised as a
+    /// map keyed by the field each qualifies: `latency_ms.p99`, ...).
+    pub ci95: Ci95,
     /// Per service.
     pub services: IndexMap<String, ServiceReport>,
     /// SLO verdict.
@@ -49,6 +50,54 @@ pub struct SimReport {
     /// Per-interval series (with `--timeline`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Timeline>,
+}
+
+/// 95 % confidence half-widths, each `None` when it cannot be estimated.
+///
+/// With two or more replications: t-intervals over the replications; with
+/// one: batch means over ten batches (the per-service ones need
+/// replications). Serialised as one map keyed by the field each qualifies
+/// (`latency_ms.mean`, `latency_ms.p99`, `error_rate`,
+/// `services.NAME.mean_wait_ms`, `services.NAME.utilization`), the absent
+/// ones left out.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ci95 {
+    /// Of `latency_ms.mean`.
+    pub latency_mean_ms: Option<f64>,
+    /// Of `latency_ms.p99`.
+    pub latency_p99_ms: Option<f64>,
+    /// Of `error_rate`.
+    pub error_rate: Option<f64>,
+    /// Per service, in the scenario's order.
+    pub services: IndexMap<String, ServiceCi95>,
+}
+
+/// One service's 95 % half-widths.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ServiceCi95 {
+    /// Of `services.NAME.mean_wait_ms`.
+    pub mean_wait_ms: Option<f64>,
+    /// Of `services.NAME.utilization`.
+    pub utilization: Option<f64>,
+}
+
+impl Serialize for Ci95 {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = ser.serialize_map(None)?;
+        let mut put = |k: &str, v: Option<f64>| match v {
+            Some(v) => m.serialize_entry(k, &v),
+            None => Ok(()),
+        };
+        put("latency_ms.mean", self.latency_mean_ms)?;
+        put("latency_ms.p99", self.latency_p99_ms)?;
+        put("error_rate", self.error_rate)?;
+        for (name, c) in &self.services {
+            put(&format!("services.{name}.mean_wait_ms"), c.mean_wait_ms)?;
+            put(&format!("services.{name}.utilization"), c.utilization)?;
+        }
+        m.end()
+    }
 }
 
 /// Latency summary in milliseconds.
@@ -240,18 +289,12 @@ pub(crate) fn build(
         },
     };
 
-    let mut ci95 = IndexMap::new();
-    let mut put = |k: &str, xs: Vec<f64>| {
-        if let Some(h) = half_width(&xs) {
-            ci95.insert(k.to_string(), h);
-        }
+    let mut ci95 = Ci95 {
+        latency_mean_ms: half_width(&samples.iter().map(|x| x.mean_ms).collect::<Vec<_>>()),
+        latency_p99_ms: half_width(&samples.iter().map(|x| x.p99_ms).collect::<Vec<_>>()),
+        error_rate: half_width(&samples.iter().map(|x| x.error_rate).collect::<Vec<_>>()),
+        services: IndexMap::new(),
     };
-    put(
-        "latency_ms.mean",
-        samples.iter().map(|x| x.mean_ms).collect(),
-    );
-    put("latency_ms.p99", samples.iter().map(|x| x.p99_ms).collect());
-    put("error_rate", samples.iter().map(|x| x.error_rate).collect());
 
     let mut services = IndexMap::new();
     for (i, sv) in s.services.iter().enumerate() {
@@ -261,18 +304,21 @@ pub(crate) fn build(
         };
         let started = sum(&|x| x.started as f64);
         if reps >= 2 {
-            put(
-                &format!("services.{}.mean_wait_ms", sv.name),
-                runs.iter()
-                    .map(|r| ratio(r.svcs[i].wait_sum, r.svcs[i].started as f64) * 1e3)
-                    .collect(),
-            );
-            put(
-                &format!("services.{}.utilization", sv.name),
-                runs.iter()
-                    .map(|r| ratio(r.svcs[i].busy_area, capacity))
-                    .collect(),
-            );
+            let wait: Vec<f64> = runs
+                .iter()
+                .map(|r| ratio(r.svcs[i].wait_sum, r.svcs[i].started as f64) * 1e3)
+                .collect();
+            let util: Vec<f64> = runs
+                .iter()
+                .map(|r| ratio(r.svcs[i].busy_area, capacity))
+                .collect();
+            let c = ServiceCi95 {
+                mean_wait_ms: half_width(&wait),
+                utilization: half_width(&util),
+            };
+            if c != ServiceCi95::default() {
+                ci95.services.insert(sv.name.clone(), c);
+            }
         }
         services.insert(
             sv.name.clone(),

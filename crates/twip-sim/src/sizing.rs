@@ -1,8 +1,8 @@
 //! Analytic sizing: the peak arrival rate, the visits of every service, and
 //! the smallest replica count queueing theory allows, before any simulation.
 
+use crate::analytic::{erlang_c, mmck_blocking};
 use twip_model::{Balancer, Scenario};
-use twip_sim::analytic::{erlang_c, mmck_blocking};
 
 /// Largest utilisation the analytic minimum allows a service at the peak.
 pub const RHO_MAX: f64 = 0.9;

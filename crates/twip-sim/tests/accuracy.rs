@@ -90,14 +90,14 @@ fn check_mmc_segments(c: u32, rho: f64, duration_s: u32, max_rel: f64, segments:
     assert_close(
         &format!("M/M/{c} rho={rho} mean wait ms"),
         app.mean_wait_ms,
-        r.ci95["services.app.mean_wait_ms"],
+        r.ci95.services["app"].mean_wait_ms.unwrap(),
         theory,
         max_rel,
     );
     assert_close(
         &format!("M/M/{c} rho={rho} utilisation"),
         app.utilization,
-        r.ci95["services.app.utilization"],
+        r.ci95.services["app"].utilization.unwrap(),
         rho,
         0.01,
     );
@@ -126,7 +126,7 @@ fn check_mg1(service: &str, dist: Dist, rho: f64, duration_s: u32, seed: u64) {
     assert_close(
         &format!("M/G/1 {service} rho={rho} mean wait ms"),
         r.services["app"].mean_wait_ms,
-        r.ci95["services.app.mean_wait_ms"],
+        r.ci95.services["app"].mean_wait_ms.unwrap(),
         theory,
         0.05,
     );
@@ -173,7 +173,7 @@ fn queue_limit_rejections_match_mmck_blocking() {
     assert_close(
         "M/M/2/5 blocking",
         r.error_rate,
-        r.ci95["error_rate"],
+        r.ci95.error_rate.unwrap(),
         theory,
         0.03,
     );

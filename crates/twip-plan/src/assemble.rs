@@ -1,0 +1,108 @@
+//! Plan assembly: the chosen candidate, its layout and verification, and
+//! every rejected candidate, as the plan file records them.
+
+use twip_model::{Cost, Layout, Placement, Plan, PlanNode, Rejected, Verification};
+
+use crate::candidate::Cand;
+use crate::explain::Rejection;
+use crate::search::Tried;
+use crate::verify::{Case, CaseResult};
+use crate::Planner;
+
+impl Planner {
+    /// Every rejected candidate, in the order the search tried them.
+    pub(crate) fn rejected(&self, tried: &[Tried]) -> Vec<Rejected> {
+        tried
+            .iter()
+            .map(|t| {
+                let c = &t.cand;
+                Rejected {
+                    candidate: self.describe(c),
+                    reason: t.rejection.to_string(),
+                    kind: Some(t.rejection.kind()),
+                    instance_type: Some(self.infra.types[c.ty].0.name.clone()),
+                    nodes: Some(c.nodes),
+                    replicas: self
+                        .scenario
+                        .services
+                        .iter()
+                        .zip(&c.replicas)
+                        .map(|(s, &n)| (s.name.clone(), n))
+                        .collect(),
+                    monthly_usd: Some(Cost::hourly(c.hourly).monthly_usd),
+                    worst_p99_ms: t.worst_p99_ms,
+                    loss: match &t.rejection {
+                        Rejection::Objective(v) => Some(v.loss().clone()),
+                        _ => None,
+                    },
+                }
+            })
+            .collect()
+    }
+
+    pub(crate) fn to_plan(
+        &self,
+        c: &Cand,
+        layout: &Layout,
+        cases: &[Case],
+        results: &[CaseResult],
+        rejected: &[Tried],
+    ) -> Plan {
+        let (t, price) = &self.infra.types[c.ty];
+        let nodes: Vec<PlanNode> = layout
+            .nodes
+            .iter()
+            .map(|n| PlanNode {
+                id: n.id.clone(),
+                instance_type: t.name.clone(),
+                zone: n.zone.clone(),
+                cpu: t.vcpu,
+                memory_mb: t.memory_mb,
+                hourly_usd: *price,
+            })
+            .collect();
+        let mut placements = Vec::new();
+        for (si, v) in layout.replica_node.iter().enumerate() {
+            for (r, &n) in v.iter().enumerate() {
+                placements.push(Placement {
+                    service: self.scenario.services[si].name.clone(),
+                    replica: r as u32,
+                    node: layout.nodes[n].id.clone(),
+                });
+            }
+        }
+        let mut all = vec![Case::baseline(&c.replicas)];
+        all.extend(cases.iter().cloned());
+        let verification = all
+            .iter()
+            .zip(results)
+            .map(|(k, r)| Verification {
+                case: k.loss.case_name(),
+                loss: Some(k.loss.clone()),
+                p99_ms: r.p99_ms,
+                p99_ci95_ms: r.p99_ci95_ms,
+                error_rate: r.error_rate,
+                met: r.violation().is_none(),
+                covers: k.covers.iter().map(ToString::to_string).collect(),
+            })
+            .collect();
+        Plan {
+            scenario: self.scenario.name.clone(),
+            scenario_file: Some(self.scenario.path.clone()).filter(|p| !p.as_os_str().is_empty()),
+            policy: self.policy.clone(),
+            region: Some(self.infra.region.clone()),
+            replicas: self
+                .scenario
+                .services
+                .iter()
+                .zip(&c.replicas)
+                .map(|(s, &n)| (s.name.clone(), n))
+                .collect(),
+            nodes,
+            placements,
+            cost: Cost::hourly(c.hourly),
+            verification,
+            rejected: self.rejected(rejected),
+        }
+    }
+}
