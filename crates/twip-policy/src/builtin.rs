@@ -4,8 +4,11 @@
 /// A built-in policy component.
 #[derive(Debug, Clone, Copy)]
 pub struct Builtin {
+    /// The name it is loaded by (`spread`, `binpack`, `zone-spread`).
     pub name: &'static str,
+    /// What it does, in a few words (for listings).
     pub summary: &'static str,
+    /// The bytes of the component.
     pub wasm: &'static [u8],
 }
 

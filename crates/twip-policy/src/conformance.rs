@@ -69,19 +69,27 @@ pub enum Expect {
 /// One request of the battery.
 #[derive(Debug, Clone)]
 pub struct Case {
+    /// What the case tests, in a few words.
     pub name: &'static str,
+    /// The request handed to the policy.
     pub request: Request,
+    /// What the policy must do with it.
     pub expect: Expect,
 }
 
 /// The outcome of one case.
 #[derive(Debug)]
 pub struct Outcome {
+    /// The case's name.
     pub case: &'static str,
+    /// What the case expected of the policy.
     pub expect: Expect,
+    /// Whether the policy did as expected (and, if it placed, did so
+    /// deterministically).
     pub passed: bool,
     /// What happened, one line.
     pub detail: String,
+    /// Time of the first call, in microseconds.
     pub micros: u128,
 }
 

@@ -8,7 +8,9 @@ pub enum PolicyError {
     /// The plugin file could not be read.
     #[error("cannot read plugin {path}: {source}")]
     Io {
+        /// The plugin file that was read.
         path: PathBuf,
+        /// Why reading it failed.
         #[source]
         source: std::io::Error,
     },
@@ -23,10 +25,22 @@ pub enum PolicyError {
     Compile(String),
     /// The plugin was built against another version of the interface.
     #[error("plugin speaks {found}, but this host speaks {expected}: rebuild the plugin against plugins/wit of this twip version")]
-    VersionMismatch { found: String, expected: String },
+    VersionMismatch {
+        /// The interface the plugin exports (`twip:policy@…`, or an
+        /// unversioned one).
+        found: String,
+        /// The interface this host speaks (`twip:policy@` and
+        /// [`INTERFACE_VERSION`](crate::INTERFACE_VERSION)).
+        expected: String,
+    },
     /// The plugin does not export the placement interface at all.
     #[error("plugin does not export {expected} (it exports: {found})")]
-    MissingExport { expected: String, found: String },
+    MissingExport {
+        /// The export looked for, as given by [`interface_id`](crate::interface_id).
+        expected: String,
+        /// The plugin's exports, comma-separated (`nothing` if none).
+        found: String,
+    },
     /// The plugin imports something; policies get no capabilities at all.
     #[error("plugin imports `{0}`, but policies get no host capabilities (no WASI: no files, clock, network or randomness); build it so that it imports nothing")]
     ForbiddenImport(String),
@@ -35,16 +49,30 @@ pub enum PolicyError {
     Instantiate(String),
     /// No built-in policy of that name.
     #[error("no built-in policy named '{name}' (built-ins: {known})")]
-    UnknownBuiltin { name: String, known: String },
+    UnknownBuiltin {
+        /// The name asked for.
+        name: String,
+        /// The names of all built-ins, comma-separated.
+        known: String,
+    },
     /// The deterministic fuel budget ran out.
     #[error("plugin ran out of fuel: it used its whole budget of {budget} units for this request (infinite loop?)")]
-    OutOfFuel { budget: u64 },
+    OutOfFuel {
+        /// The fuel the call was given, in wasmtime fuel units.
+        budget: u64,
+    },
     /// The wall-clock deadline passed.
     #[error("plugin missed its deadline of {ms} ms and was interrupted")]
-    Timeout { ms: u64 },
+    Timeout {
+        /// The deadline, in milliseconds.
+        ms: u64,
+    },
     /// The plugin tried to use more memory than allowed.
     #[error("plugin exceeded its memory cap of {cap_mib} MiB")]
-    MemoryLimit { cap_mib: u64 },
+    MemoryLimit {
+        /// The memory cap, in MiB (rounded down).
+        cap_mib: u64,
+    },
     /// The plugin's stack overflowed (runaway recursion?).
     #[error("plugin overflowed its stack (runaway recursion?)")]
     StackOverflow,
@@ -60,19 +88,29 @@ pub enum PolicyError {
     /// The plugin says the request cannot be placed.
     #[error("policy '{policy}' cannot place the request ({kind}): {message}")]
     Refused {
+        /// The policy's name, as its info gives it.
         policy: String,
+        /// The WIT name of the plugin's [`ErrorKind`](crate::ErrorKind).
         kind: &'static str,
+        /// The plugin's message (truncated if long).
         message: String,
     },
     /// The plugin answered, but the answer breaks the rules.
     #[error("policy '{policy}' gave an invalid answer: {violation}")]
     InvalidAnswer {
+        /// The policy's name, as its info gives it.
         policy: String,
+        /// The rule the answer breaks.
         violation: Violation,
     },
     /// The on-disk compiled cache failed.
     #[error("compiled-component cache {path}: {message}")]
-    Cache { path: PathBuf, message: String },
+    Cache {
+        /// The cache file involved.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl PolicyError {
@@ -97,58 +135,106 @@ impl PolicyError {
 /// the request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Violation {
+    /// The answer has not one entry per service of the request.
     #[error("answer has {got} service entries, the request has {expected} services")]
-    ServiceCount { got: usize, expected: usize },
+    ServiceCount {
+        /// Entries in the answer.
+        got: usize,
+        /// Services in the request.
+        expected: usize,
+    },
+    /// The plugin's flat answer places more or fewer replicas than the
+    /// request asks for in all.
     #[error("answer places {placed} replicas, the request asks for {requested} ({breakdown}): every replica must be placed exactly once")]
     ReplicaTotal {
+        /// Replicas in the answer.
         placed: usize,
+        /// Replicas asked for, summed over the request's services.
         requested: u64,
+        /// `name replicas` of the request's first eight services,
+        /// comma-separated (and how many more there are).
         breakdown: String,
     },
+    /// One service's entry places more or fewer replicas than it asks for.
     #[error("service '{service}': {placed} replicas placed, {requested} requested (every replica must be placed exactly once)")]
     ReplicaCount {
+        /// The service's name.
         service: String,
+        /// Replicas in the service's entry.
         placed: usize,
+        /// Replicas the service asks for.
         requested: u32,
     },
+    /// A replica is placed on a node index the request does not have.
     #[error("service '{service}': replica {replica} placed on node #{node}, but the request has only {nodes} nodes")]
     UnknownNode {
+        /// The service's name.
         service: String,
+        /// Index of the replica within the service's entry (from 0).
         replica: usize,
+        /// The node index the answer gives.
         node: u32,
+        /// Nodes in the request.
         nodes: usize,
     },
+    /// A node gets more cpu or memory than it has allocatable.
     #[error(
         "node '{node}' over capacity: {resource} {used}{unit} placed, {capacity}{unit} allocatable"
     )]
     OverCapacity {
+        /// The node's id.
         node: String,
+        /// The resource exceeded: `cpu` or `memory`.
         resource: &'static str,
+        /// The resource's unit as printed after a number: `m` (millicores)
+        /// or ` MiB`.
         unit: &'static str,
+        /// What the answer places on the node, in `unit`.
         used: u64,
+        /// What the node has allocatable, in `unit`.
         capacity: u64,
     },
+    /// A service with anti-affinity has too many replicas in one node or
+    /// zone.
     #[error("service '{service}': anti-affinity allows one replica per {topology}, but {topology} '{domain}' has {count}")]
     AntiAffinity {
+        /// The service's name.
         service: String,
+        /// The anti-affinity topology: `node` or `zone`.
         topology: &'static str,
+        /// The node id or zone name with too many replicas.
         domain: String,
+        /// Replicas of the service the answer puts in that domain.
         count: u32,
     },
+    /// When not scaling down, the answer keeps fewer of a service's
+    /// existing replicas on a node than were there.
     #[error("service '{service}': {kept} of the {existing} existing replicas on node '{node}' kept, {must} must stay (existing replicas are never moved)")]
     ExistingMoved {
+        /// The service's name.
         service: String,
+        /// The node's id.
         node: String,
+        /// The service's existing replicas on the node.
         existing: u32,
+        /// The service's replicas on the node in the answer.
         kept: u32,
+        /// Replicas that must stay on the node (all the existing ones).
         must: u32,
     },
+    /// When scaling down, the answer puts a new replica of the service on
+    /// a node.
     #[error("service '{service}': scaling down from {existing} to {requested} replicas may only remove replicas, but node '{node}' got {added} new one(s)")]
     ScaleDownAdded {
+        /// The service's name.
         service: String,
+        /// The node's id.
         node: String,
+        /// The service's existing replicas, on all nodes.
         existing: usize,
+        /// Replicas the service asks for (fewer than `existing`).
         requested: u32,
+        /// Replicas of the service the answer adds on the node.
         added: u32,
     },
 }
