@@ -84,6 +84,35 @@ pub enum PlanError {
         /// What went wrong.
         source: Box<PolicyError>,
     },
+    /// The policy plugin failed while placing a candidate (a trap, fuel,
+    /// the deadline, memory, an invalid answer). The plan stops: skipping
+    /// the candidate would make the plan depend on how loaded the machine
+    /// was.
+    #[error(
+        "policy {policy} failed while placing {candidate}: {source}; a plugin failure stops \
+         the plan (its result must not depend on machine load): fix the plugin, or run \
+         `twip policy check {policy}`"
+    )]
+    PluginFailed {
+        /// Name or path.
+        policy: String,
+        /// The candidate being placed.
+        candidate: String,
+        /// What the plugin did.
+        source: Box<PolicyError>,
+    },
+    /// The policy gave two different answers to one request.
+    #[error(
+        "policy {policy} is not deterministic: it answered the same request for {candidate} \
+         in two different ways; a plan must depend only on its inputs (`twip policy check \
+         {policy}` runs the determinism check)"
+    )]
+    Nondeterministic {
+        /// Name or path.
+        policy: String,
+        /// The candidate being placed.
+        candidate: String,
+    },
     /// The scenario does not say enough to plan.
     #[error("{0}")]
     Input(String),

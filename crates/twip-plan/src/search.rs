@@ -10,7 +10,26 @@ use twip_model::{FailureKind, Layout, Loss};
 use crate::candidate::{fill_fraction, Cand, FILL_STEPS};
 use crate::explain::{Binding, Rejection, Violation};
 use crate::verify::{self, Case, CaseResult};
+use twip_policy::PolicyError;
+
 use crate::{Outcome, PlanError, Planner, Stats};
+
+/// Why a candidate's evaluation stopped short of a plan.
+pub(crate) enum Stop {
+    /// The candidate is rejected; the search goes on.
+    Rejected(Tried),
+    /// The plugin failed: the search stops (a plan must depend only on
+    /// its inputs, never on how loaded the machine was).
+    Failed(PlanError),
+}
+
+/// Why one placement attempt gave no layout.
+enum PlaceFail {
+    /// The policy refused, or the placement cannot survive.
+    Reject(Rejection),
+    /// The plugin failed.
+    Plugin(PlanError),
+}
 
 /// A rejected candidate with its reason and the largest p99 it measured.
 pub(crate) struct Tried {
@@ -33,8 +52,11 @@ fn worst_p99(results: &[CaseResult]) -> Option<f64> {
 }
 
 impl Planner {
-    /// Places a candidate with the policy.
-    fn place(&self, c: &Cand) -> Result<Layout, Rejection> {
+    /// Places a candidate with the policy, twice: the same request must
+    /// get the same answer. A refusal rejects the candidate; any other
+    /// plugin error (a trap, fuel, the deadline, memory, an invalid answer)
+    /// or two different answers stop the plan.
+    fn place(&self, c: &Cand) -> Result<Layout, PlaceFail> {
         let req = crate::request::build(
             &self.scenario,
             &self.infra.zones,
@@ -42,13 +64,43 @@ impl Planner {
             c.nodes,
             &c.replicas,
         );
-        let answer = self
+        let failed = |source: PolicyError| {
+            PlaceFail::Plugin(PlanError::PluginFailed {
+                policy: self.policy.clone(),
+                candidate: self.describe(c),
+                source: Box::new(source),
+            })
+        };
+        let refusal = |e: &PolicyError| match e {
+            PolicyError::Refused { message, .. } => Some(message.clone()),
+            _ => None,
+        };
+        let mut plugin = self
             .plugin
             .lock()
-            .map_err(|_| Rejection::Placement("policy lock poisoned".into()))?
-            .place(&req)
-            .map_err(|e| Rejection::Placement(e.to_string()))?;
-        Ok(crate::request::layout(&self.scenario, &req, &answer))
+            .map_err(|_| PlaceFail::Plugin(PlanError::Input("policy lock poisoned".into())))?;
+        let first = plugin.place(&req);
+        let second = plugin.place(&req);
+        drop(plugin);
+        // A failure that is not a refusal, in either call, stops the plan.
+        let first = match first {
+            Err(e) if refusal(&e).is_none() => return Err(failed(e)),
+            x => x,
+        };
+        let second = match second {
+            Err(e) if refusal(&e).is_none() => return Err(failed(e)),
+            x => x,
+        };
+        match (first, second) {
+            (Ok(a), Ok(b)) if a == b => Ok(crate::request::layout(&self.scenario, &req, &a)),
+            (Err(a), Err(b)) if refusal(&a) == refusal(&b) => {
+                Err(PlaceFail::Reject(Rejection::Placement(a.to_string())))
+            }
+            _ => Err(PlaceFail::Plugin(PlanError::Nondeterministic {
+                policy: self.policy.clone(),
+                candidate: self.describe(c),
+            })),
+        }
     }
 
     /// Verifies one placed candidate: `Ok(results)` if every case meets
@@ -99,11 +151,17 @@ impl Planner {
     /// so the cache may answer before placing), placement by the policy
     /// (on a refusal for capacity, the filled replicas are given back one at
     /// a time, down to the floor), structural survival, then every case.
-    fn evaluate(&self, c: &mut Cand, stats: &mut Stats) -> Result<Passed, Tried> {
-        let reject = |c: &Cand, rejection: Rejection, worst_p99_ms: Option<f64>| Tried {
-            cand: c.clone(),
-            rejection,
-            worst_p99_ms,
+    fn evaluate(&self, c: &mut Cand, stats: &mut Stats) -> Result<Passed, Stop> {
+        let reject = |c: &Cand, rejection: Rejection, worst_p99_ms: Option<f64>| {
+            Stop::Rejected(Tried {
+                cand: c.clone(),
+                rejection,
+                worst_p99_ms,
+            })
+        };
+        let stop = |c: &Cand, f: PlaceFail| match f {
+            PlaceFail::Reject(r) => reject(c, r, None),
+            PlaceFail::Plugin(e) => Stop::Failed(e),
         };
         let s = &self.scenario;
         self.fits(c)
@@ -118,15 +176,16 @@ impl Planner {
                 return Err(reject(c, Rejection::Objective(v), p99));
             }
         }
-        let attempt = |r: &[u32]| -> Result<Layout, Rejection> {
+        let attempt = |r: &[u32]| -> Result<Layout, PlaceFail> {
             let mut c2 = c.clone();
             c2.replicas = r.to_vec();
             let layout = self.place(&c2)?;
+            let survival = |g| PlaceFail::Reject(Rejection::Survival(g));
             if zone {
-                verify::zone_structure(s, &layout).map_err(Rejection::Survival)?;
+                verify::zone_structure(s, &layout).map_err(survival)?;
             }
             if node {
-                verify::node_structure(s, &layout).map_err(Rejection::Survival)?;
+                verify::node_structure(s, &layout).map_err(survival)?;
             }
             Ok(layout)
         };
@@ -136,11 +195,11 @@ impl Planner {
         let layout = match attempt(&c.replicas) {
             Ok(l) => l,
             Err(first) => {
-                if c.replicas == c.base {
-                    return Err(reject(c, first, None));
+                if c.replicas == c.base || matches!(first, PlaceFail::Plugin(_)) {
+                    return Err(stop(c, first));
                 }
                 let with = |k: u32| -> Vec<u32> { fill_fraction(&c.base, &c.replicas, k) };
-                let mut best = attempt(&with(0)).map_err(|w| reject(c, w, None))?;
+                let mut best = attempt(&with(0)).map_err(|w| stop(c, w))?;
                 let (mut lo, mut hi) = (0u32, FILL_STEPS);
                 while hi - lo > 1 {
                     let mid = (lo + hi) / 2;
@@ -149,7 +208,8 @@ impl Planner {
                             lo = mid;
                             best = l;
                         }
-                        Err(_) => hi = mid,
+                        Err(PlaceFail::Plugin(e)) => return Err(Stop::Failed(e)),
+                        Err(PlaceFail::Reject(_)) => hi = mid,
                     }
                 }
                 c.replicas = with(lo);
@@ -202,7 +262,8 @@ impl Planner {
             self.bump(|p| &p.examined, 1);
             let mut c = c.clone();
             match self.evaluate(&mut c, &mut stats) {
-                Err(t) => rejected.push(t),
+                Err(Stop::Rejected(t)) => rejected.push(t),
+                Err(Stop::Failed(e)) => return Err(e),
                 Ok((layout, cases, results)) => {
                     let survives_zone = self.survives_zone(&c, &layout, &mut stats);
                     let plan = self.to_plan(&c, &layout, &cases, &results, &rejected);
@@ -311,7 +372,8 @@ impl Planner {
         let mut stats = Stats::default();
         match self.evaluate(&mut c, &mut stats) {
             Ok(_) => Ok(self.describe(&c)),
-            Err(t) => Err(format!("{}: {}", self.describe(&t.cand), t.rejection)),
+            Err(Stop::Rejected(t)) => Err(format!("{}: {}", self.describe(&t.cand), t.rejection)),
+            Err(Stop::Failed(e)) => Err(e.to_string()),
         }
     }
 }

@@ -500,9 +500,24 @@ fn deadline_ticks(d: Duration) -> u64 {
     (d.as_nanos().div_ceil(TICK.as_nanos()) as u64).max(1) + 1
 }
 
-fn truncate(mut s: String) -> String {
-    if s.len() > MAX_MESSAGE {
-        let mut end = MAX_MESSAGE;
+/// A string from the plugin, made safe to print: control characters
+/// (escape sequences that could rewrite the user's terminal, newlines)
+/// written as escapes, and at most `MAX_MESSAGE` bytes.
+fn truncate(s: String) -> String {
+    let long = s.len() > MAX_MESSAGE;
+    let mut s: String = s
+        .chars()
+        .take(MAX_MESSAGE)
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    if long || s.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE.min(s.len());
         while !s.is_char_boundary(end) {
             end -= 1;
         }

@@ -178,6 +178,18 @@ fn huge_error_message_is_truncated() {
 }
 
 #[test]
+fn control_characters_in_a_message_are_escaped() {
+    // A refusal whose message clears the screen and rings the bell.
+    let extra = r#"(data (i32.const 256) "\01\00\00\00\01\00\00\00\00\04\00\00\08\00\00\00")
+  (data (i32.const 1024) "\1b[2Jhi\07\n")"#;
+    let err = refused(&hostile("(i32.const 256)", extra), &small_request());
+    let text = err.to_string();
+    assert!(matches!(err, PolicyError::Refused { .. }), "{text}");
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+    assert!(text.contains("\\u{1b}[2Jhi\\u{7}\\n"), "{text:?}");
+}
+
+#[test]
 fn invalid_utf8_message_is_malformed() {
     let extra = r#"(data (i32.const 256) "\01\00\00\00\01\00\00\00\00\04\00\00\02\00\00\00")
   (data (i32.const 1024) "\ff\fe")"#;
