@@ -20,7 +20,8 @@ pub use catalog::{Catalog, CatalogRegion, InstanceType};
 pub use dist::Dist;
 pub use error::Error;
 pub use plan::{
-    group_rejected, Cost, Loss, Placement, Plan, PlanNode, Rejected, RejectedGroup, RejectionKind,
+    group_rejected, Cost, Loss, Mismatch, Placement, Plan, PlanNode, Rejected, RejectedGroup,
+    RejectionKind,
     Verification,
 };
 pub use scenario::{

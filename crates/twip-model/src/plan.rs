@@ -249,6 +249,48 @@ pub struct Rejected {
     pub loss: Option<Loss>,
 }
 
+/// Why a plan does not fit a scenario.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Mismatch {
+    /// The scenario has a service the plan does not place.
+    #[error("the plan has no replicas for service {service:?} of scenario {scenario:?} (plan services: {})", plan_services.join(", "))]
+    MissingService {
+        /// The service.
+        service: String,
+        /// The scenario's name.
+        scenario: String,
+        /// The services the plan has.
+        plan_services: Vec<String>,
+    },
+    /// The plan places a service the scenario does not have.
+    #[error("the plan places service {service:?}, which scenario {scenario:?} does not have")]
+    ExtraService {
+        /// The service.
+        service: String,
+        /// The scenario's name.
+        scenario: String,
+    },
+    /// A placement names a node the plan does not have.
+    #[error("placement on unknown node {0:?}")]
+    UnknownNode(String),
+    /// A placement names a replica beyond the service's count.
+    #[error("no replica {service}/{replica}")]
+    UnknownReplica {
+        /// The service.
+        service: String,
+        /// The replica index.
+        replica: u32,
+    },
+    /// A replica has no placement.
+    #[error("replica {service}/{replica} is not placed")]
+    Unplaced {
+        /// The service.
+        service: String,
+        /// The replica index.
+        replica: u32,
+    },
+}
+
 impl Plan {
     /// Reads a plan (JSON) and checks that it is consistent in itself.
     pub fn load(path: impl AsRef<Path>) -> Result<Plan, Error> {
@@ -345,24 +387,24 @@ impl Plan {
 
     /// The layout of this plan for `scenario` (whose services must be the
     /// plan's). Replica counts are the plan's, whatever the scenario says.
-    pub fn layout(&self, scenario: &Scenario) -> Result<Layout, String> {
+    pub fn layout(&self, scenario: &Scenario) -> Result<Layout, Mismatch> {
         let mine: Vec<&str> = self.replicas.keys().map(String::as_str).collect();
         let theirs: Vec<&str> = scenario.services.iter().map(|s| s.name.as_str()).collect();
         for s in &theirs {
             if !self.replicas.contains_key(*s) {
-                return Err(format!(
-                    "the plan has no replicas for service {s:?} of scenario {:?} (plan services: {})",
-                    scenario.name,
-                    mine.join(", ")
-                ));
+                return Err(Mismatch::MissingService {
+                    service: s.to_string(),
+                    scenario: scenario.name.clone(),
+                    plan_services: mine.iter().map(|x| x.to_string()).collect(),
+                });
             }
         }
         for s in &mine {
             if !theirs.contains(s) {
-                return Err(format!(
-                    "the plan places service {s:?}, which scenario {:?} does not have",
-                    scenario.name
-                ));
+                return Err(Mismatch::ExtraService {
+                    service: s.to_string(),
+                    scenario: scenario.name.clone(),
+                });
             }
         }
         let index: HashMap<&str, usize> = self
@@ -379,21 +421,27 @@ impl Plan {
         for p in &self.placements {
             let s = scenario
                 .service_index(&p.service)
-                .ok_or_else(|| format!("no service {:?}", p.service))?;
+                .ok_or_else(|| Mismatch::ExtraService {
+                    service: p.service.clone(),
+                    scenario: scenario.name.clone(),
+                })?;
             let n = *index
                 .get(p.node.as_str())
-                .ok_or_else(|| format!("placement on unknown node {:?}", p.node))?;
-            let slot = replica_node[s]
-                .get_mut(p.replica as usize)
-                .ok_or_else(|| format!("no replica {}/{}", p.service, p.replica))?;
+                .ok_or_else(|| Mismatch::UnknownNode(p.node.clone()))?;
+            let slot = replica_node[s].get_mut(p.replica as usize).ok_or_else(|| {
+                Mismatch::UnknownReplica {
+                    service: p.service.clone(),
+                    replica: p.replica,
+                }
+            })?;
             *slot = n;
         }
         for (s, v) in replica_node.iter().enumerate() {
             if let Some(r) = v.iter().position(|&n| n == usize::MAX) {
-                return Err(format!(
-                    "replica {}/{r} is not placed",
-                    scenario.services[s].name
-                ));
+                return Err(Mismatch::Unplaced {
+                    service: scenario.services[s].name.clone(),
+                    replica: r as u32,
+                });
             }
         }
         Ok(Layout {
@@ -411,7 +459,7 @@ impl Plan {
 
     /// Sets the scenario's replica counts to the plan's and returns the
     /// plan's layout for it.
-    pub fn apply_to(&self, scenario: &mut Scenario) -> Result<Layout, String> {
+    pub fn apply_to(&self, scenario: &mut Scenario) -> Result<Layout, Mismatch> {
         let layout = self.layout(scenario)?;
         for s in &mut scenario.services {
             s.replicas = self.replicas[&s.name];
@@ -654,7 +702,7 @@ mod tests {
         let mut p = plan();
         p.replicas.insert("db".into(), 0);
         let s = Scenario::parse(MMC, Path::new("s.toml")).unwrap();
-        assert!(p.layout(&s).unwrap_err().contains("\"db\""));
+        assert!(p.layout(&s).unwrap_err().to_string().contains("\"db\""));
     }
 
     #[test]

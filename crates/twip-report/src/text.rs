@@ -302,10 +302,9 @@ fn steps(out: &mut Vec<Block>, a: &Phase, b: &Phase) {
     )));
 }
 
+/// One phase's section: a heading, where it came from, then one
+/// subsection per question a reader asks.
 fn phase<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Block>, Chart<'a>)) {
-    let ch = |k| Chart {
-        subject: Subject::Phase(p, k),
-    };
     b.push(Block::Heading(2, format!("Phase: {}", p.name)));
     b.push(Block::Para(format!(
         "From {}{} (scenario {}).",
@@ -318,6 +317,16 @@ fn phase<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Blo
         p.scenario_file.display()
     )));
 
+    asked(b, p);
+    chosen(b, p, add);
+    cost(b, p);
+    day(b, p, add);
+    failures(b, p, add);
+    assumptions(b, p);
+}
+
+/// What was asked: the objectives and the traffic.
+fn asked(b: &mut Vec<Block>, p: &Phase) {
     b.push(Block::Heading(3, "What was asked".into()));
     b.push(Block::Para(format!(
         "Objectives: p99 of end-to-end latency {}, errors {}, and {}.",
@@ -377,7 +386,13 @@ fn phase<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Blo
         ));
     }
     b.push(Block::Para(tr));
+}
 
+/// What was chosen and why: the plan, the nearest rejected candidates, the placement and the candidates charts.
+fn chosen<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Block>, Chart<'a>)) {
+    let ch = |k| Chart {
+        subject: Subject::Phase(p, k),
+    };
     b.push(Block::Heading(3, "What was chosen and why".into()));
     b.push(Block::Para(format!(
         "{} in {} ({}), placed by the {} policy: {}. This is the cheapest candidate the planner \
@@ -436,7 +451,10 @@ fn phase<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Blo
     ));
     add(b, ch(Kind::Placement));
     add(b, ch(Kind::Candidates));
+}
 
+/// What it costs.
+fn cost(b: &mut Vec<Block>, p: &Phase) {
     b.push(Block::Heading(3, "What it costs".into()));
     let per_node = p.nodes.first().map_or(0.0, |n| n.hourly_usd);
     b.push(Block::Para(format!(
@@ -451,9 +469,15 @@ fn phase<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Blo
             " from the {n} catalog, prices as of {d}"
         ))
     )));
+}
 
+/// The simulated day: latency, errors, headroom, and the day's charts.
+fn day<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Block>, Chart<'a>)) {
+    let ch = |k| Chart {
+        subject: Subject::Phase(p, k),
+    };
     b.push(Block::Heading(3, "The simulated day".into()));
-    let s = &p.sim;
+    let (s, t) = (&p.sim, &p.traffic);
     b.push(Block::Para(format!(
         "{} requests simulated on this plan: p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, error rate \
          {}; {}. Capacity (every worker busy) is {} req/s against a peak of {:.0} req/s: {:.0} % \
@@ -475,8 +499,19 @@ fn phase<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Blo
     add(b, ch(Kind::Traffic));
     add(b, ch(Kind::Latency));
     add(b, ch(Kind::Utilisation));
+}
 
+/// When a node or a zone dies: every verification case and the failures chart.
+fn failures<'a>(
+    b: &mut Vec<Block>,
+    p: &'a Phase,
+    add: &mut impl FnMut(&mut Vec<Block>, Chart<'a>),
+) {
+    let ch = |k| Chart {
+        subject: Subject::Phase(p, k),
+    };
     b.push(Block::Heading(3, "When a node or a zone dies".into()));
+    let (s, t) = (&p.sim, &p.traffic);
     b.push(Block::Table(
         ["case", "p99", "error rate", "met", "stands for"]
             .map(String::from)
@@ -561,7 +596,10 @@ fn phase<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Blo
     }
     b.push(Block::Para(f));
     add(b, ch(Kind::Failures));
+}
 
+/// The assumptions behind the figures.
+fn assumptions(b: &mut Vec<Block>, p: &Phase) {
     b.push(Block::Heading(3, "Assumptions".into()));
     let mut items: Vec<String> = p
         .services
