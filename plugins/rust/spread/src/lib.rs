@@ -2,6 +2,7 @@
 
 const KIND: twip_policy_core::Kind = twip_policy_core::Kind::Spread;
 const NAME: &str = "spread";
-const DESCRIPTION: &str = "Spreads each service across nodes (or zones, per its spread key), least-loaded node first.";
+const DESCRIPTION: &str =
+    "Spreads each service across nodes (or zones, per its spread key), least-loaded node first.";
 
 include!("../../glue.rs");
