@@ -291,6 +291,26 @@ mod tests {
             e.starts_with("c.toml:11: field `instance_type[0].hourly_usd.q`: no region \"q\""),
             "{e}"
         );
+        let e = Catalog::parse(
+            &src.replace("vcpu = -2", "vcpu = \"two\""),
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "c.toml:9: field `instance_type[0].vcpu`: expected a number, found the string \"two\""
+        );
+        let e = Catalog::parse(
+            &src.replace("memory_mb = 10", "memory_mb = -10"),
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "c.toml:10: field `instance_type[0].memory_mb`: expected a whole number ≥ 0, found the number -10"
+        );
         let e = Catalog::parse("name = 1", Path::new("c.toml"))
             .unwrap_err()
             .to_string();
