@@ -1,6 +1,9 @@
 //! Helpers shared by the end-to-end tests (each test file is its own crate
 //! and uses the part it needs).
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset of the helpers"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -21,8 +21,7 @@ pub use dist::Dist;
 pub use error::Error;
 pub use plan::{
     group_rejected, Cost, Loss, Mismatch, Placement, Plan, PlanNode, Rejected, RejectedGroup,
-    RejectionKind,
-    Verification,
+    RejectionKind, Verification,
 };
 pub use scenario::{
     Balancer, Call, Failure, FailureKind, HealthCheck, Infrastructure, Layout, Node, Region,

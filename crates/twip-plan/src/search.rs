@@ -17,7 +17,7 @@ use crate::{Outcome, PlanError, Planner, Stats};
 /// Why a candidate's evaluation stopped short of a plan.
 pub(crate) enum Stop {
     /// The candidate is rejected; the search goes on.
-    Rejected(Tried),
+    Rejected(Box<Tried>),
     /// The plugin failed: the search stops (a plan must depend only on
     /// its inputs, never on how loaded the machine was).
     Failed(PlanError),
@@ -112,7 +112,7 @@ impl Planner {
         layout: &Layout,
         cases: &[Case],
         stats: &mut Stats,
-    ) -> Result<Vec<CaseResult>, (Violation, Vec<CaseResult>)> {
+    ) -> Result<Vec<CaseResult>, (Box<Violation>, Vec<CaseResult>)> {
         let mut all = vec![Case::baseline(replicas)];
         all.extend(cases.iter().cloned());
         // What the cache or dominance answers; simulate the rest in parallel.
@@ -142,7 +142,7 @@ impl Planner {
         }
         let results: Vec<CaseResult> = slots.into_iter().flatten().collect();
         match results.iter().find_map(CaseResult::violation) {
-            Some(v) => Err((v, results)),
+            Some(v) => Err((Box::new(v), results)),
             None => Ok(results),
         }
     }
@@ -153,11 +153,11 @@ impl Planner {
     /// a time, down to the floor), structural survival, then every case.
     fn evaluate(&self, c: &mut Cand, stats: &mut Stats) -> Result<Passed, Stop> {
         let reject = |c: &Cand, rejection: Rejection, worst_p99_ms: Option<f64>| {
-            Stop::Rejected(Tried {
+            Stop::Rejected(Box::new(Tried {
                 cand: c.clone(),
                 rejection,
                 worst_p99_ms,
-            })
+            }))
         };
         let stop = |c: &Cand, f: PlaceFail| match f {
             PlaceFail::Reject(r) => reject(c, r, None),
@@ -219,7 +219,7 @@ impl Planner {
         let cases = verify::cases(&layout, node, zone);
         match self.verify(&c.replicas, &layout, &cases, stats) {
             Ok(results) => Ok((layout, cases, results)),
-            Err((v, results)) => Err(reject(c, Rejection::Objective(v), worst_p99(&results))),
+            Err((v, results)) => Err(reject(c, Rejection::Objective(*v), worst_p99(&results))),
         }
     }
 
@@ -262,7 +262,7 @@ impl Planner {
             self.bump(|p| &p.examined, 1);
             let mut c = c.clone();
             match self.evaluate(&mut c, &mut stats) {
-                Err(Stop::Rejected(t)) => rejected.push(t),
+                Err(Stop::Rejected(t)) => rejected.push(*t),
                 Err(Stop::Failed(e)) => return Err(e),
                 Ok((layout, cases, results)) => {
                     let survives_zone = self.survives_zone(&c, &layout, &mut stats);

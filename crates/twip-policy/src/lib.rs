@@ -30,7 +30,10 @@ mod host;
 pub mod native;
 pub mod validate;
 
-#[expect(missing_docs, reason = "generated from plugins/wit by wasmtime's bindgen")]
+#[expect(
+    missing_docs,
+    reason = "generated from plugins/wit by wasmtime's bindgen"
+)]
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../../plugins/wit",
