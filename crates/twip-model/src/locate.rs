@@ -217,25 +217,28 @@ fn shape_error(
     }
 }
 
-/// toml's parse error on one line; toml says nothing at all when a value is
-/// missing (`key =` at the end of a line or of the file), so say it.
+/// toml's parse error on one line. Where a value is missing (`key =` at the
+/// end of a line or of the file) toml says nothing, or that a string is
+/// malformed: say that a value is expected.
 fn syntax_message(src: &str, message: &str, span: Option<std::ops::Range<usize>>) -> String {
+    // The text of the line before the error.
+    let before = span
+        .and_then(|s| src.get(..s.start.min(src.len())))
+        .map(|b| b.rsplit('\n').next().unwrap_or("").trim_end())
+        .unwrap_or("");
+    if before.ends_with('=') {
+        return "expected a value after `=` (a string, number, true or false, list or table)"
+            .into();
+    }
     let one_line: Vec<&str> = message
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    if !one_line.is_empty() {
-        return one_line.join(": ");
-    }
-    let before = span
-        .and_then(|s| src.get(..s.start.min(src.len())))
-        .map(|b| b.trim_end())
-        .unwrap_or("");
-    if before.ends_with('=') {
-        "expected a value after `=` (a string, number, true or false, list or table)".into()
-    } else {
+    if one_line.is_empty() {
         "not valid TOML here".into()
+    } else {
+        one_line.join(": ")
     }
 }
 

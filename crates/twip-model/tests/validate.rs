@@ -333,7 +333,7 @@ fn shape_rows() -> Vec<(&'static str, String, Want)> {
         ("file ends after `=`", BASE.lines().take(15).collect::<Vec<_>>().join("\n") + "\nservice_time = { dist = \"lognormal\", mean_ms =",
             Want { line: 16, field: None, gist: &["expected a value after `=`"] }),
         ("a line ends after `=`", edit(9, "workers ="),
-            Want { line: 9, field: None, gist: &["expected"] }),
+            Want { line: 9, field: None, gist: &["expected a value after `=`"] }),
         ("duplicate key", edit(9, "workers = 4\nworkers = 5"),
             Want { line: 10, field: None, gist: &["duplicate key"] }),
     ]
