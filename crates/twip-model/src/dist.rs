@@ -195,7 +195,7 @@ impl Dist {
         }
     }
 
-    /// Second moment E[S²] in ms².
+    /// Second moment E\[S²\] in ms².
     pub fn second_moment_ms2(&self) -> f64 {
         match self {
             Dist::Exponential { mean_ms } => 2.0 * mean_ms * mean_ms,
