@@ -9,6 +9,8 @@
 //! only turns files into checked values, and every error names the file,
 //! the line and the field ([`Error`]).
 
+#![deny(missing_docs)]
+
 pub mod catalog;
 mod dist;
 mod error;
