@@ -1,7 +1,6 @@
 //! End-to-end tests of the `twip` binary.
 
-mod common;
-use common::{json, stderr, twip, write_tmp};
+use crate::common::{json, stderr, twip, write_tmp};
 
 #[test]
 fn minimal_scenario_runs_as_written_with_every_documented_key() {
@@ -120,7 +119,7 @@ fn twip_scenarios_simulate_a_slice_each() {
     }
 }
 
-/// The whole simulated days; `cargo test --release -p twip-cli --test cli -- --ignored`.
+/// The whole simulated days; `cargo test --release -p twip-cli --test e2e -- --ignored cli::`.
 #[test]
 #[ignore = "simulates three whole days; run by .ci/run in release"]
 fn twip_scenarios_full_days() {

@@ -2,13 +2,12 @@
 //!
 //! Needs a running Docker engine and the images built by
 //! `crates/twip-docker/images/build.sh`; run by `.ci/run` as
-//! `cargo test -p twip-cli --test docker -- --ignored --test-threads 1`.
+//! `cargo test -p twip-cli --test e2e -- --ignored --test-threads 1 docker::`.
 //! Every test uses its own environment name and port, and destroys it.
 
+use crate::common::{root, text, tmp, twip};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-mod common;
-use common::{root, text, tmp, twip};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -31,7 +30,7 @@ fn plan(name: &str, app: u32) -> PathBuf {
         "cost": {"hourly_usd": 0.17, "monthly_usd": 124.1},
         "verification": [], "rejected": []
     });
-    let p = tmp(&format!("{name}.json"));
+    let p = tmp(&format!("docker-{name}.json"));
     std::fs::write(&p, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
     p
 }
@@ -73,7 +72,7 @@ impl Env {
         let src = std::fs::read_to_string(root().join(SCENARIO))
             .unwrap()
             .replace(from, to);
-        let scenario = tmp(&format!("{}.toml", self.name));
+        let scenario = tmp(&format!("docker-{}.toml", self.name));
         std::fs::write(&scenario, src).unwrap();
         let port = self.port.to_string();
         let (plan, scenario) = (plan.to_str().unwrap(), scenario.to_str().unwrap());

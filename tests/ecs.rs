@@ -2,7 +2,7 @@
 //! moto's ECS server (a real emulator of the ECS API, not a mock).
 //!
 //! Run by `.ci/run` as
-//! `TWIP_ECS_ENDPOINT=$(.ci/moto.sh start) cargo test -p twip-cli --test ecs -- --ignored`.
+//! `TWIP_ECS_ENDPOINT=$(.ci/moto.sh start) cargo test -p twip-cli --test e2e -- --ignored ecs::`.
 //! Every test has its own cluster and environment. What ECS recorded is read
 //! back with plain JSON calls to the emulator, independently of twip. A small
 //! proxy in front of the emulator injects the AWS error answers moto never
@@ -19,8 +19,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-mod common;
-use common::{root, text, tmp};
+use crate::common::{root, text, tmp};
 
 const SCENARIO: &str = "scenarios/twip/training.toml";
 
@@ -130,7 +129,7 @@ fn plan(name: &str, policy: &str, app: u32) -> PathBuf {
         "cost": {"hourly_usd": 0.51, "monthly_usd": 372.3},
         "verification": [], "rejected": []
     });
-    let p = tmp(&format!("{name}.json"));
+    let p = tmp(&format!("ecs-{name}.json"));
     std::fs::write(&p, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
     p
 }
@@ -139,7 +138,7 @@ fn plan(name: &str, policy: &str, app: u32) -> PathBuf {
 fn scenario_variant(name: &str, from: &str, to: &str) -> PathBuf {
     let src = std::fs::read_to_string(root().join(SCENARIO)).unwrap();
     assert!(src.contains(from), "{from:?} is in {SCENARIO}");
-    let p = tmp(&format!("{name}.toml"));
+    let p = tmp(&format!("ecs-{name}.toml"));
     std::fs::write(&p, src.replace(from, to)).unwrap();
     p
 }

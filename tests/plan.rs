@@ -1,10 +1,9 @@
 //! End-to-end tests of `twip plan` and `twip simulate --plan`.
 //!
 //! The heavy ones (the worldwide plan, three policies) are `#[ignore]`d:
-//! `cargo test --release -p twip-cli --test plan -- --ignored`.
+//! `cargo test --release -p twip-cli --test e2e -- --ignored plan::`.
 
-mod common;
-use common::{json, root, stderr, stdout, tmp, twip};
+use crate::common::{json, root, stderr, stdout, tmp, twip};
 use std::path::PathBuf;
 
 fn variant(rel: &str, name: &str, edits: &[(&str, &str)]) -> PathBuf {

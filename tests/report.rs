@@ -4,15 +4,13 @@
 //! TWIP report against the committed plans, bad inputs. Heavy (ignored, run
 //! by .ci/run in release): the three phases over whole days, opened in
 //! headless chromium:
-//! `cargo test --release -p twip-cli --test report -- --ignored`.
-
-mod common;
+//! `cargo test --release -p twip-cli --test e2e -- --ignored report::`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{root, text, tmp, twip};
+use crate::common::{root, text, tmp, twip};
 use serde_json::Value;
 
 fn plan(name: &str) -> Value {
@@ -201,7 +199,7 @@ fn report_of_a_slice_of_the_limited_release() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(common::stdout(&o).contains("index.html"));
+    assert!(crate::common::stdout(&o).contains("index.html"));
     let p = plan("limited-release");
     check_figures(&out, "limited-release", &p);
     check_charts(&out, "limited-release", &p);
@@ -233,7 +231,7 @@ fn report_of_a_slice_of_the_limited_release() {
 fn fails_with(args: &[&str], needle: &str) {
     let o = twip(args);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let err = common::stderr(&o);
+    let err = crate::common::stderr(&o);
     assert!(err.contains(needle), "{needle:?} not in: {err}");
     assert!(!err.contains("panicked"), "{err}");
 }
@@ -247,12 +245,12 @@ fn bad_inputs_fail_and_write_nothing() {
         "no/such-plan.json",
     );
     assert!(!out.exists(), "nothing written");
-    let broken = common::write_tmp("broken.json", "{\n  \"scenario\": 3,\n}");
+    let broken = crate::common::write_tmp("broken.json", "{\n  \"scenario\": 3,\n}");
     fails_with(
         &["report", broken.to_str().unwrap(), "--out", o],
         "broken.json:",
     );
-    let orphan = common::write_tmp(
+    let orphan = crate::common::write_tmp(
         "orphan.json",
         &std::fs::read_to_string(root().join("reports/plans/limited-release.json"))
             .unwrap()

@@ -1,9 +1,4 @@
-//! Helpers shared by the end-to-end tests (each test file is its own crate
-//! and uses the part it needs).
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different subset of the helpers"
-)]
+//! Helpers shared by the end-to-end tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

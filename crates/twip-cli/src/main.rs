@@ -99,12 +99,6 @@ pub fn err(e: impl std::fmt::Display) -> CmdResult {
     Err(CliError(e.to_string()))
 }
 
-/// Prints an error and returns exit code 1.
-pub fn fail(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("twip: error: {e}");
-    ExitCode::from(1)
-}
-
 /// Writes to stdout; a closed pipe ends the program quietly (exit 0),
 /// since whoever reads has all it wanted.
 pub fn write_stdout(s: &str) {
@@ -144,9 +138,9 @@ fn run(cli: Cli) -> CmdResult {
         Command::Simulate(args) => simulate::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Plan(args) => plan::run(args),
-        Command::Apply(args) => Ok(apply::apply(args)),
-        Command::Status(args) => Ok(apply::status(args)),
-        Command::Destroy(args) => Ok(apply::destroy(args)),
+        Command::Apply(args) => apply::apply(args),
+        Command::Status(args) => apply::status(args),
+        Command::Destroy(args) => apply::destroy(args),
         Command::Report(args) => report::run(args),
     }
 }

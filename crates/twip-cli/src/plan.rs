@@ -10,12 +10,12 @@ use std::time::Duration;
 use twip_model::{Plan, Scenario};
 use twip_plan::{Outcome, PlanOptions, Progress};
 
-use crate::{err as fail, CmdResult, Format};
+use crate::{err, CmdResult, Format};
 
 /// Arguments of `twip plan`.
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
-    /// Scenario file (TOML) with [slo] and [infrastructure] catalog.
+    /// Scenario file (TOML) with `[slo]` and `[infrastructure] catalog`.
     pub scenario: PathBuf,
     /// Placement policy: a built-in name (spread, binpack, zone-spread) or a
     /// .wasm plugin. Repeat it to compare policies (default: the scenario's).
@@ -54,7 +54,7 @@ impl Run {
 pub fn run(args: PlanArgs) -> CmdResult {
     let scenario = match Scenario::load(&args.scenario) {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     let policies: Vec<Option<String>> = if args.policies.is_empty() {
         vec![None]
@@ -75,7 +75,7 @@ pub fn run(args: PlanArgs) -> CmdResult {
                 outcome,
                 services: scenario.services.iter().map(|s| s.name.clone()).collect(),
             }),
-            Err(e) => return fail(e),
+            Err(e) => return err(e),
         }
     }
     if let Some(out) = &args.out {
@@ -88,10 +88,10 @@ pub fn run(args: PlanArgs) -> CmdResult {
                 };
                 let text = match serde_json::to_string_pretty(plan.as_ref()) {
                     Ok(t) => t,
-                    Err(e) => return fail(e),
+                    Err(e) => return err(e),
                 };
                 if let Err(e) = std::fs::write(&path, text + "\n") {
-                    return fail(format!("{}: cannot write: {e}", path.display()));
+                    return err(format!("{}: cannot write: {e}", path.display()));
                 }
             }
         }
@@ -105,7 +105,7 @@ pub fn run(args: PlanArgs) -> CmdResult {
             };
             match serde_json::to_string_pretty(&v) {
                 Ok(s) => outln!("{s}"),
-                Err(e) => return fail(e),
+                Err(e) => return err(e),
             }
         }
         Format::Table => {

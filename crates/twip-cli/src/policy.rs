@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::{err as fail, CmdResult, Format};
+use crate::{err, CmdResult, Format};
 
 use twip_policy::{conformance, Host, Plugin, PolicyError, Request, BUILTINS};
 
@@ -105,13 +105,13 @@ fn load(host: &Host, plugin: &str) -> Result<Plugin, PolicyError> {
 fn list(format: Format) -> CmdResult {
     let host = match host() {
         Ok(h) => h,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     let mut rows = Vec::new();
     for b in BUILTINS {
         match host.load_builtin(b.name) {
             Ok(p) => rows.push((p.info().clone(), b.summary, b.wasm.len())),
-            Err(e) => return fail(format!("built-in '{}': {e}", b.name)),
+            Err(e) => return err(format!("built-in '{}': {e}", b.name)),
         }
     }
     match format {
@@ -150,7 +150,7 @@ fn check(plugin: &str, format: Format) -> CmdResult {
     // The host (and its epoch ticker, the wall-clock backstop) lives as long as the plugin.
     let (_host, mut p) = match open(plugin) {
         Ok(hp) => hp,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     let outcomes = conformance::run(&mut p);
     let failed = outcomes.iter().filter(|o| !o.passed).count();
@@ -237,7 +237,7 @@ fn place(
 ) -> CmdResult {
     let scenario = match twip_model::Scenario::load(scenario_path) {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     // The request the planner would make for this candidate.
     let req = twip_plan::request::for_scenario(
@@ -250,11 +250,11 @@ fn place(
     // The host (and its epoch ticker, the wall-clock backstop) lives as long as the plugin.
     let (_host, mut p) = match open(plugin) {
         Ok(hp) => hp,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     let answer = match p.place(&req) {
         Ok(a) => a,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     // Per-node use.
     let n = req.nodes.len();

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::{err as fail, CmdResult};
+use crate::{err, CmdResult};
 
 /// Arguments of `twip report`.
 #[derive(clap::Args, Debug)]
@@ -59,7 +59,7 @@ pub fn run(args: ReportArgs) -> CmdResult {
                 plan,
             }),
             twip_plan::Outcome::NoPlan { binding, .. } => {
-                return fail(format!(
+                return err(format!(
                     "{}: no plan meets the objectives: {binding}",
                     path.display()
                 ))
@@ -74,6 +74,6 @@ pub fn run(args: ReportArgs) -> CmdResult {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => fail(e),
+        Err(e) => err(e),
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use twip_model::Scenario;
 use twip_sim::{Options, SimReport};
 
-use crate::{err as fail, CmdResult, Format};
+use crate::{err, CmdResult, Format};
 
 /// Arguments of `twip simulate`.
 #[derive(clap::Args, Debug)]
@@ -45,11 +45,11 @@ pub struct SimulateArgs {
 pub fn run(args: SimulateArgs) -> CmdResult {
     let mut scenario = match Scenario::load(&args.scenario) {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     if let Some(d) = args.duration {
         if d <= scenario.warmup_s {
-            return fail(format!(
+            return err(format!(
                 "--duration must be longer than the scenario's warm-up ({} s)",
                 scenario.warmup_s
             ));
@@ -61,11 +61,11 @@ pub fn run(args: SimulateArgs) -> CmdResult {
         Some(p) => {
             let plan = match twip_model::Plan::load(p) {
                 Ok(plan) => plan,
-                Err(e) => return fail(e),
+                Err(e) => return err(e),
             };
             match plan.apply_to(&mut scenario) {
                 Ok(l) => Some(l),
-                Err(e) => return fail(format!("{}: {e}", p.display())),
+                Err(e) => return err(format!("{}: {e}", p.display())),
             }
         }
     };
@@ -79,12 +79,12 @@ pub fn run(args: SimulateArgs) -> CmdResult {
     };
     let report = match with_progress(&scenario, opts) {
         Ok(r) => r,
-        Err(e) => return fail(format!("{}: {e}", args.scenario.display())),
+        Err(e) => return err(format!("{}: {e}", args.scenario.display())),
     };
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&report) {
             Ok(s) => outln!("{s}"),
-            Err(e) => return fail(e),
+            Err(e) => return err(e),
         },
         Format::Table => out!("{}", table(&report)),
     }

@@ -8,6 +8,8 @@
 //! then the old containers removed. Container names carry a hash of their
 //! spec, so a changed spec means a new container, never an in-place edit.
 
+#![deny(missing_docs)]
+
 pub mod desired;
 pub mod diff;
 

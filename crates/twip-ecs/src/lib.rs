@@ -21,6 +21,8 @@
 //! into [`EcsError`]; `client` makes the calls ([`Ecs`]); `converge`
 //! decides their order ([`apply`], [`status`], [`destroy`]).
 
+#![deny(missing_docs)]
+
 mod client;
 mod converge;
 pub mod desired;

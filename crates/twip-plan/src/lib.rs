@@ -35,7 +35,7 @@
 //! `Display`; the plan records both, so the report and the CLI read fields,
 //! never sentences.
 //!
-//! Modules: [`infra`] (catalog, region, zones, priced types), `candidate`
+//! Modules: [`infra`](mod@infra) (catalog, region, zones, priced types), `candidate`
 //! (candidate generation and the capacity check), [`request`] (placement
 //! requests, shared with `twip policy place`), [`verify`] (failure cases,
 //! the simulated window, judging), `cache` (reuse of simulated cases),

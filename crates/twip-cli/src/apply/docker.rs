@@ -9,7 +9,7 @@ use twip_docker::{Action, Desired};
 use super::{
     load_plan, print_dry_run, print_removed, runtime, warn, ApplyArgs, DestroyArgs, StatusArgs,
 };
-use crate::fail;
+use crate::{err, CmdResult};
 
 fn desired(
     plan_path: &Path,
@@ -23,30 +23,30 @@ fn desired(
 
 /// Runs `twip apply --target docker`: 0 done (or in sync), 2 dry run with
 /// changes, 1 failure.
-pub fn apply(args: &ApplyArgs) -> ExitCode {
+pub fn apply(args: &ApplyArgs) -> CmdResult {
     let d = match desired(&args.plan, args.scenario.as_ref(), &args.env, args.port) {
         Ok(d) => d,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     warn(&d.warnings);
     let rt = match runtime() {
         Ok(r) => r,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
-    let mut log = |line: String| println!("{line}");
+    let mut log = |line: String| outln!("{line}");
     match rt.block_on(twip_docker::apply(&d, args.dry_run, &mut log)) {
         Ok(out) if out.actions.is_empty() => {
-            println!(
+            outln!(
                 "environment {}: in sync with the plan ({} containers), no changes",
                 d.env,
                 d.containers.len()
             );
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Ok(out) if !out.applied => print_dry_run(&format!("environment {}", d.env), &out.actions),
         Ok(out) => {
             let n = |f: fn(&Action) -> bool| out.actions.iter().filter(|a| f(a)).count();
-            println!(
+            outln!(
                 "environment {}: applied: {} created, {} recreated, {} removed; entry on http://127.0.0.1:{}/",
                 d.env,
                 n(|a| matches!(a, Action::Create(_))),
@@ -54,34 +54,38 @@ pub fn apply(args: &ApplyArgs) -> ExitCode {
                 n(|a| matches!(a, Action::Remove(_))),
                 args.port
             );
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Err(e) => fail(e),
+        Err(e) => err(e),
     }
 }
 
 /// Runs `twip status --target docker`: 0 in sync and healthy, 2 drift, 1
 /// failure.
-pub fn status(args: &StatusArgs) -> ExitCode {
+pub fn status(args: &StatusArgs) -> CmdResult {
     let d = match desired(&args.plan, args.scenario.as_ref(), &args.env, args.port) {
         Ok(d) => d,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     let rt = match runtime() {
         Ok(r) => r,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     match rt.block_on(twip_docker::status(&d)) {
         Ok(rows) => {
-            println!(
+            outln!(
                 "{:<16} {:>8} {:>8} {:>8} {:>6}  drift",
-                "service", "desired", "running", "healthy", "extra"
+                "service",
+                "desired",
+                "running",
+                "healthy",
+                "extra"
             );
             let mut drift = false;
             for r in &rows {
                 let bad = r.running < r.desired || r.healthy < r.desired || r.extra > 0;
                 drift |= bad;
-                println!(
+                outln!(
                     "{:<16} {:>8} {:>8} {:>8} {:>6}  {}",
                     r.service,
                     r.desired,
@@ -92,31 +96,31 @@ pub fn status(args: &StatusArgs) -> ExitCode {
                 );
             }
             if drift {
-                ExitCode::from(2)
+                Ok(ExitCode::from(2))
             } else {
-                ExitCode::SUCCESS
+                Ok(ExitCode::SUCCESS)
             }
         }
-        Err(e) => fail(e),
+        Err(e) => err(e),
     }
 }
 
 /// Runs `twip destroy --target docker`.
-pub fn destroy(args: &DestroyArgs) -> ExitCode {
+pub fn destroy(args: &DestroyArgs) -> CmdResult {
     let rt = match runtime() {
         Ok(r) => r,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     match rt.block_on(twip_docker::destroy(&args.env)) {
         Ok(removed) => {
             print_removed(&removed);
-            println!(
+            outln!(
                 "environment {}: {} objects removed",
                 args.env,
                 removed.len()
             );
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Err(e) => fail(e),
+        Err(e) => err(e),
     }
 }

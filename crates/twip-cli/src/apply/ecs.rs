@@ -9,7 +9,7 @@ use twip_ecs::{Action, Desired, Ecs};
 use super::{
     load_plan, print_dry_run, print_removed, runtime, warn, ApplyArgs, DestroyArgs, StatusArgs,
 };
-use crate::fail;
+use crate::{err, CmdResult};
 
 /// Where ECS is (with `--target ecs`).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -71,32 +71,32 @@ fn warn_region(plan_region: Option<&str>, ecs: &Ecs) {
 }
 
 /// Runs `twip apply --target ecs`: 0 done (or in sync), 2 dry run with changes, 1 failure.
-pub fn apply(args: &ApplyArgs) -> ExitCode {
+pub fn apply(args: &ApplyArgs) -> CmdResult {
     let o = &args.ecs.ecs;
     let (d, plan_region) = match load(&args.plan, args.scenario.as_ref(), &args.env, o) {
         Ok(x) => x,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     warn(&d.warnings);
-    println!(
+    outln!(
         "EC2 capacity to provide to cluster {} (ECS does not start instances: register them to the cluster):",
         d.cluster
     );
     for c in &d.capacity {
-        println!("  {} x {} in {}", c.count, c.instance_type, c.zone);
+        outln!("  {} x {} in {}", c.count, c.instance_type, c.zone);
     }
     if args.ecs.asg_sketch {
-        println!("Auto Scaling groups, one per zone (a sketch to adapt):");
-        print!(
+        outln!("Auto Scaling groups, one per zone (a sketch to adapt):");
+        out!(
             "{}",
             twip_ecs::desired::asg_sketch(&d.capacity, &d.env, &d.cluster)
         );
     }
     let rt = match runtime() {
         Ok(r) => r,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
-    let mut log = |line: String| println!("{line}");
+    let mut log = |line: String| outln!("{line}");
     let result = rt.block_on(async {
         let ecs = connect(o).await?;
         warn_region(plan_region.as_deref(), &ecs);
@@ -106,13 +106,13 @@ pub fn apply(args: &ApplyArgs) -> ExitCode {
     });
     match result {
         Ok(out) if out.actions.is_empty() => {
-            println!(
+            outln!(
                 "environment {} in cluster {}: in sync with the plan ({} services), no changes",
                 d.env,
                 d.cluster,
                 d.services.len()
             );
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Ok(out) if !out.applied => print_dry_run(
             &format!("environment {} in cluster {}", d.env, d.cluster),
@@ -120,7 +120,7 @@ pub fn apply(args: &ApplyArgs) -> ExitCode {
         ),
         Ok(out) => {
             let n = |f: fn(&Action) -> bool| out.actions.iter().filter(|a| f(a)).count();
-            println!(
+            outln!(
                 "environment {} in cluster {}: applied: {} task definitions registered, {} services created, {} updated, {} removed",
                 d.env,
                 d.cluster,
@@ -129,21 +129,21 @@ pub fn apply(args: &ApplyArgs) -> ExitCode {
                 n(|a| matches!(a, Action::UpdateService { .. })),
                 n(|a| matches!(a, Action::RemoveService { .. })),
             );
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Err(e) => fail(e),
+        Err(e) => err(e),
     }
 }
 
 /// Runs `twip status --target ecs`: 0 in sync and running, 2 drift, 1 failure.
-pub fn status(args: &StatusArgs) -> ExitCode {
+pub fn status(args: &StatusArgs) -> CmdResult {
     let (d, _) = match load(&args.plan, args.scenario.as_ref(), &args.env, &args.ecs) {
         Ok(x) => x,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     let rt = match runtime() {
         Ok(r) => r,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     let result = rt.block_on(async {
         let ecs = connect(&args.ecs).await?;
@@ -151,14 +151,19 @@ pub fn status(args: &StatusArgs) -> ExitCode {
     });
     match result {
         Ok(rows) => {
-            println!(
+            outln!(
                 "{:<24} {:>5} {:>8} {:>8} {:>8}  {:<24} drift",
-                "service", "plan", "desired", "running", "pending", "task definition"
+                "service",
+                "plan",
+                "desired",
+                "running",
+                "pending",
+                "task definition"
             );
             let mut drift = false;
             for r in &rows {
                 drift |= !r.drift.is_empty();
-                println!(
+                outln!(
                     "{:<24} {:>5} {:>8} {:>8} {:>8}  {:<24} {}",
                     r.name,
                     r.plan,
@@ -174,23 +179,23 @@ pub fn status(args: &StatusArgs) -> ExitCode {
                 );
             }
             if drift {
-                ExitCode::from(2)
+                Ok(ExitCode::from(2))
             } else {
-                ExitCode::SUCCESS
+                Ok(ExitCode::SUCCESS)
             }
         }
-        Err(e) => fail(e),
+        Err(e) => err(e),
     }
 }
 
 /// Runs `twip destroy --target ecs`.
-pub fn destroy(args: &DestroyArgs) -> ExitCode {
+pub fn destroy(args: &DestroyArgs) -> CmdResult {
     if let Err(e) = twip_deploy::check_env_name(&args.env) {
-        return fail(e);
+        return err(e);
     }
     let rt = match runtime() {
         Ok(r) => r,
-        Err(e) => return fail(e),
+        Err(e) => return err(e),
     };
     let result = rt.block_on(async {
         let ecs = connect(&args.ecs).await?;
@@ -201,14 +206,14 @@ pub fn destroy(args: &DestroyArgs) -> ExitCode {
     match result {
         Ok(removed) => {
             print_removed(&removed);
-            println!(
+            outln!(
                 "environment {} in cluster {}: {} objects removed (the cluster and its instances are kept)",
                 args.env,
                 args.ecs.cluster.as_deref().unwrap_or_default(),
                 removed.len()
             );
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Err(e) => fail(e),
+        Err(e) => err(e),
     }
 }

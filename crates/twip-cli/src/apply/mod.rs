@@ -11,6 +11,8 @@ use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::CmdResult;
+
 use twip_model::plan::Plan;
 use twip_model::Scenario;
 
@@ -87,7 +89,7 @@ pub struct DestroyArgs {
 }
 
 /// Runs `twip apply`: 0 done (or in sync), 2 dry run with changes, 1 failure.
-pub fn apply(args: ApplyArgs) -> ExitCode {
+pub fn apply(args: ApplyArgs) -> CmdResult {
     match args.target {
         Target::Docker => docker::apply(&args),
         Target::Ecs => ecs::apply(&args),
@@ -95,7 +97,7 @@ pub fn apply(args: ApplyArgs) -> ExitCode {
 }
 
 /// Runs `twip status`: 0 in sync and healthy, 2 drift, 1 failure.
-pub fn status(args: StatusArgs) -> ExitCode {
+pub fn status(args: StatusArgs) -> CmdResult {
     match args.target {
         Target::Docker => docker::status(&args),
         Target::Ecs => ecs::status(&args),
@@ -103,7 +105,7 @@ pub fn status(args: StatusArgs) -> ExitCode {
 }
 
 /// Runs `twip destroy`.
-pub fn destroy(args: DestroyArgs) -> ExitCode {
+pub fn destroy(args: DestroyArgs) -> CmdResult {
     match args.target {
         Target::Docker => docker::destroy(&args),
         Target::Ecs => ecs::destroy(&args),
@@ -114,19 +116,14 @@ pub fn destroy(args: DestroyArgs) -> ExitCode {
 /// the plan's replicas applied to the scenario.
 fn load_plan(plan_path: &Path, scenario: Option<&PathBuf>) -> Result<(Plan, Scenario), String> {
     let plan = Plan::load(plan_path).map_err(|e| e.to_string())?;
-    let scenario_path = match (scenario, &plan.scenario_file) {
-        (Some(s), _) => s.clone(),
-        // Relative to where `twip plan` ran (usually here), else to the plan's folder.
-        (None, Some(f)) if f.is_relative() && !f.exists() => {
-            plan_path.parent().unwrap_or(Path::new(".")).join(f)
-        }
-        (None, Some(f)) => f.clone(),
-        (None, None) => {
-            return Err(format!(
+    let scenario_path = match scenario {
+        Some(s) => s.clone(),
+        None => plan.scenario_path(plan_path).ok_or_else(|| {
+            format!(
                 "{}: the plan does not name its scenario file; pass --scenario",
                 plan_path.display()
-            ))
-        }
+            )
+        })?,
     };
     let mut scenario = Scenario::load(&scenario_path).map_err(|e| e.to_string())?;
     plan.apply_to(&mut scenario)
@@ -151,20 +148,20 @@ fn warn(warnings: &[String]) {
 
 /// Prints the changes a dry run found in `place` (`environment E`, ...),
 /// one line each, and returns exit code 2.
-fn print_dry_run<A: Display>(place: &str, actions: &[A]) -> ExitCode {
-    println!(
+fn print_dry_run<A: Display>(place: &str, actions: &[A]) -> CmdResult {
+    outln!(
         "{place}: {} changes (dry run, nothing done):",
         actions.len()
     );
     for a in actions {
-        println!("{a}");
+        outln!("{a}");
     }
-    ExitCode::from(2)
+    Ok(ExitCode::from(2))
 }
 
 /// Prints what a destroy removed, one line each.
 fn print_removed(removed: &[String]) {
     for r in removed {
-        println!("- removed {r}");
+        outln!("- removed {r}");
     }
 }
