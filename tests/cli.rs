@@ -326,3 +326,60 @@ fn policy_list_check_and_place() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("cannot place"), "{}", stderr(&o));
 }
+
+#[test]
+fn usage_errors_exit_1_and_help_lists_the_exit_codes() {
+    // 2 is kept for "it ran, and the answer is no": a usage error is not that.
+    for args in [
+        &["--no-such-flag"][..],
+        &["simulate"],
+        &["plan", "a.toml", "--seed", "x"],
+    ] {
+        let o = twip(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("error"), "{args:?}: {}", stderr(&o));
+    }
+    let o = twip(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(help.contains("Exit codes:"), "{help}");
+    assert!(help.contains("2  it ran, but the answer is no"), "{help}");
+    assert_eq!(twip(&["--version"]).status.code(), Some(0));
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::process::{Command, Stdio};
+    // Like `twip ... | head` once head has gone: the reading end is closed
+    // before twip writes its first byte, so every write fails (EPIPE).
+    for args in [
+        &[
+            "simulate",
+            "scenarios/examples/mmc.toml",
+            "--duration",
+            "20m",
+        ][..],
+        &[
+            "simulate",
+            "scenarios/examples/mmc.toml",
+            "--duration",
+            "20m",
+            "--format",
+            "json",
+        ],
+        &["policy", "list"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_twip"))
+            .args(args)
+            .current_dir(crate::common::root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+    }
+}

@@ -18,4 +18,6 @@ mod outcome;
 pub mod spec;
 
 pub use outcome::{Outcome, Partial};
-pub use spec::{check_env_name, curl_check, service_specs, ServiceSpec};
+pub use spec::{
+    check_cluster_name, check_env_name, curl_check, service_specs, NameError, ServiceSpec,
+};

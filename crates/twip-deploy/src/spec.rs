@@ -34,12 +34,36 @@ pub struct ServiceSpec {
     pub health_retries: u32,
 }
 
+/// A name twip would give to objects it creates, refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// An environment name (`--env`) with other characters than letters,
+    /// digits and '-', or empty.
+    #[error("environment name {0:?}: use letters, digits and '-'")]
+    Environment(String),
+    /// An ECS cluster name (`--cluster`) with other characters than
+    /// letters, digits, '-' and '_', empty, or longer than 255.
+    #[error("cluster name {0:?}: use up to 255 letters, digits, '-' and '_'")]
+    Cluster(String),
+}
+
 /// Checks an environment name: letters, digits and '-', not empty.
-pub fn check_env_name(env: &str) -> Result<(), String> {
+pub fn check_env_name(env: &str) -> Result<(), NameError> {
     if env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(format!(
-            "environment name {env:?}: use letters, digits and '-'"
-        ));
+        return Err(NameError::Environment(env.to_string()));
+    }
+    Ok(())
+}
+
+/// Checks an ECS cluster name: up to 255 letters, digits, '-' and '_'.
+pub fn check_cluster_name(cluster: &str) -> Result<(), NameError> {
+    if cluster.is_empty()
+        || cluster.len() > 255
+        || !cluster
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(NameError::Cluster(cluster.to_string()));
     }
     Ok(())
 }

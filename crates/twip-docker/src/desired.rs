@@ -1,7 +1,7 @@
 //! What should run: one container spec per placement of the plan, and the
 //! front proxy's configuration. Pure: no engine here.
 
-use twip_deploy::{check_env_name, curl_check, service_specs};
+use twip_deploy::{check_env_name, curl_check, service_specs, NameError};
 use twip_model::plan::Plan;
 use twip_model::Scenario;
 
@@ -76,7 +76,12 @@ fn fnv(text: &str) -> String {
 
 /// The desired state of `env` for `plan` over `scenario`, the entry
 /// published on 127.0.0.1:`port`.
-pub fn desired(plan: &Plan, scenario: &Scenario, env: &str, port: u16) -> Result<Desired, String> {
+pub fn desired(
+    plan: &Plan,
+    scenario: &Scenario,
+    env: &str,
+    port: u16,
+) -> Result<Desired, NameError> {
     check_env_name(env)?;
     let (services, warnings) = service_specs(plan, scenario);
     let mut containers = Vec::new();

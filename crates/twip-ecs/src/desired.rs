@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use twip_deploy::labels::{ENV as TAG_ENV, SERVICE as TAG_SERVICE};
-use twip_deploy::{check_env_name, service_specs};
+use twip_deploy::{check_cluster_name, check_env_name, service_specs, NameError};
 use twip_model::plan::Plan;
 use twip_model::Scenario;
 
@@ -289,18 +289,9 @@ pub fn desired(
     scenario: &Scenario,
     env: &str,
     cluster: &str,
-) -> Result<Desired, String> {
+) -> Result<Desired, NameError> {
     check_env_name(env)?;
-    if cluster.is_empty()
-        || cluster.len() > 255
-        || !cluster
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(format!(
-            "cluster name {cluster:?}: use up to 255 letters, digits, '-' and '_'"
-        ));
-    }
+    check_cluster_name(cluster)?;
     let (specs, mut warnings) = service_specs(plan, scenario);
     let mut services = Vec::new();
     let mut warned_policy = false;

@@ -249,6 +249,24 @@ pub struct Rejected {
     pub loss: Option<Loss>,
 }
 
+/// A plan file that contradicts itself: the field, a text to find its line
+/// by, what is wrong.
+struct Inconsistent {
+    field: String,
+    needle: String,
+    message: String,
+}
+
+impl Inconsistent {
+    fn new(field: String, needle: String, message: String) -> Inconsistent {
+        Inconsistent {
+            field,
+            needle,
+            message,
+        }
+    }
+}
+
 /// Why a plan does not fit a scenario.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Mismatch {
@@ -309,27 +327,25 @@ impl Plan {
             line: e.line().max(1),
             message: format!("not a twip plan: {e}"),
         })?;
-        plan.check()
-            .map_err(|(field, needle, message)| Error::Invalid {
-                path: PathBuf::from(path),
-                line: src
-                    .find(&needle)
-                    .map(|o| line_of_offset(src, o))
-                    .unwrap_or(1),
-                field,
-                message,
-            })?;
+        plan.check().map_err(|bad| Error::Invalid {
+            path: PathBuf::from(path),
+            line: src
+                .find(&bad.needle)
+                .map(|o| line_of_offset(src, o))
+                .unwrap_or(1),
+            field: bad.field,
+            message: bad.message,
+        })?;
         Ok(plan)
     }
 
     /// Internal consistency: unique node ids, every placement on a known
     /// node, every replica of every service placed exactly once.
-    /// Errors: (field, text to find for the line, message).
-    fn check(&self) -> Result<(), (String, String, String)> {
+    fn check(&self) -> Result<(), Inconsistent> {
         let mut ids = HashMap::new();
         for (i, n) in self.nodes.iter().enumerate() {
             if ids.insert(n.id.as_str(), i).is_some() {
-                return Err((
+                return Err(Inconsistent::new(
                     format!("nodes[{i}].id"),
                     format!("\"{}\"", n.id),
                     format!("node id {:?} is used twice", n.id),
@@ -340,21 +356,21 @@ impl Plan {
         for (i, p) in self.placements.iter().enumerate() {
             let needle = format!("\"{}\"", p.node);
             if !ids.contains_key(p.node.as_str()) {
-                return Err((
+                return Err(Inconsistent::new(
                     format!("placements[{i}].node"),
                     needle,
                     format!("no node {:?} in the plan's nodes", p.node),
                 ));
             }
             let Some(&n) = self.replicas.get(&p.service) else {
-                return Err((
+                return Err(Inconsistent::new(
                     format!("placements[{i}].service"),
                     format!("\"{}\"", p.service),
                     format!("service {:?} is not in `replicas`", p.service),
                 ));
             };
             if p.replica >= n {
-                return Err((
+                return Err(Inconsistent::new(
                     format!("placements[{i}].replica"),
                     format!("\"{}\"", p.service),
                     format!(
@@ -364,7 +380,7 @@ impl Plan {
                 ));
             }
             if seen.insert((p.service.as_str(), p.replica), i).is_some() {
-                return Err((
+                return Err(Inconsistent::new(
                     format!("placements[{i}]"),
                     format!("\"{}\"", p.service),
                     format!("replica {}/{} is placed twice", p.service, p.replica),
@@ -374,7 +390,7 @@ impl Plan {
         for (s, &n) in &self.replicas {
             for r in 0..n {
                 if !seen.contains_key(&(s.as_str(), r)) {
-                    return Err((
+                    return Err(Inconsistent::new(
                         "placements".into(),
                         "\"placements\"".into(),
                         format!("replica {s}/{r} is not placed"),

@@ -18,7 +18,7 @@ fn desired(
     port: u16,
 ) -> Result<Desired, String> {
     let (plan, scenario) = load_plan(plan_path, scenario)?;
-    twip_docker::desired::desired(&plan, &scenario, env, port)
+    twip_docker::desired::desired(&plan, &scenario, env, port).map_err(|e| e.to_string())
 }
 
 /// Runs `twip apply --target docker`: 0 done (or in sync), 2 dry run with

@@ -55,7 +55,8 @@ fn load(
     o: &EcsOpts,
 ) -> Result<(Desired, Option<String>), String> {
     let (plan, scenario) = load_plan(plan, scenario)?;
-    let d = twip_ecs::desired::desired(&plan, &scenario, env, cluster(o)?)?;
+    let d = twip_ecs::desired::desired(&plan, &scenario, env, cluster(o)?)
+        .map_err(|e| e.to_string())?;
     Ok((d, plan.region.clone()))
 }
 
