@@ -1,6 +1,8 @@
 //! Plan assembly: the chosen candidate, its layout and verification, and
 //! every rejected candidate, as the plan file records them.
 
+use std::collections::BTreeMap;
+
 use twip_model::{Cost, Layout, Placement, Plan, PlanNode, Rejected, Verification};
 
 use crate::candidate::Cand;
@@ -10,6 +12,16 @@ use crate::verify::{Case, CaseResult};
 use crate::Planner;
 
 impl Planner {
+    /// Replica counts (in the scenario's order) by service name.
+    fn replica_map(&self, replicas: &[u32]) -> BTreeMap<String, u32> {
+        self.scenario
+            .services
+            .iter()
+            .zip(replicas)
+            .map(|(s, &n)| (s.name.clone(), n))
+            .collect()
+    }
+
     /// Every rejected candidate, in the order the search tried them.
     pub(crate) fn rejected(&self, tried: &[Tried]) -> Vec<Rejected> {
         tried
@@ -22,13 +34,7 @@ impl Planner {
                     kind: Some(t.rejection.kind()),
                     instance_type: Some(self.infra.types[c.ty].0.name.clone()),
                     nodes: Some(c.nodes),
-                    replicas: self
-                        .scenario
-                        .services
-                        .iter()
-                        .zip(&c.replicas)
-                        .map(|(s, &n)| (s.name.clone(), n))
-                        .collect(),
+                    replicas: self.replica_map(&c.replicas),
                     monthly_usd: Some(Cost::hourly(c.hourly).monthly_usd),
                     worst_p99_ms: t.worst_p99_ms,
                     loss: match &t.rejection {
@@ -91,13 +97,7 @@ impl Planner {
             scenario_file: Some(self.scenario.path.clone()).filter(|p| !p.as_os_str().is_empty()),
             policy: self.policy.clone(),
             region: Some(self.infra.region.clone()),
-            replicas: self
-                .scenario
-                .services
-                .iter()
-                .zip(&c.replicas)
-                .map(|(s, &n)| (s.name.clone(), n))
-                .collect(),
+            replicas: self.replica_map(&c.replicas),
             nodes,
             placements,
             cost: Cost::hourly(c.hourly),

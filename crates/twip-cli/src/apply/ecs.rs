@@ -179,11 +179,7 @@ pub fn status(args: &StatusArgs) -> CmdResult {
                     }
                 );
             }
-            if drift {
-                Ok(ExitCode::from(2))
-            } else {
-                Ok(ExitCode::SUCCESS)
-            }
+            Ok(super::drift_code(drift))
         }
         Err(e) => err(e),
     }

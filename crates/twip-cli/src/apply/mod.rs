@@ -159,6 +159,15 @@ fn print_dry_run<A: Display>(place: &str, actions: &[A]) -> CmdResult {
     Ok(ExitCode::from(2))
 }
 
+/// The exit code of `status`: 2 on drift, else 0.
+fn drift_code(drift: bool) -> ExitCode {
+    if drift {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 /// Prints what a destroy removed, one line each.
 fn print_removed(removed: &[String]) {
     for r in removed {
