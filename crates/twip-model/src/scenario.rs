@@ -471,6 +471,26 @@ struct RawPlacement {
 /// Default zone when a scenario names none.
 pub const DEFAULT_ZONE: &str = "zone-1";
 
+/// The largest numbers a scenario may hold (`scenarios/README.md`,
+/// "Limits"): far above any real deployment, low enough that the simulator
+/// and the planner size their memory and time from validated values.
+pub mod limits {
+    /// Replicas of one service.
+    pub const REPLICAS: u32 = 10_000;
+    /// Workers of one replica.
+    pub const WORKERS: u32 = 10_000;
+    /// The entry rate at its peak, spikes included (requests/s).
+    pub const PEAK_RPS: f64 = 500_000.0;
+    /// A spike's rate multiplier.
+    pub const SPIKE_MULTIPLIER: f64 = 1_000.0;
+    /// `infrastructure.max_nodes`.
+    pub const MAX_NODES: u32 = 10_000;
+    /// The smallest time a distribution parameter may give (ms): 1 ns.
+    pub const MIN_TIME_MS: f64 = 1e-6;
+    /// The largest (ms): one day.
+    pub const MAX_TIME_MS: f64 = 86_400_000.0;
+}
+
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: impl AsRef<Path>) -> Result<Scenario, Error> {
@@ -675,6 +695,17 @@ impl Cx<'_> {
         if infrastructure.max_nodes == 0 {
             return Err(self.err(&fi.key("max_nodes"), "must be at least 1"));
         }
+        self.check(
+            infrastructure.max_nodes <= limits::MAX_NODES,
+            &fi.key("max_nodes"),
+            || {
+                format!(
+                    "at most {} (got {})",
+                    limits::MAX_NODES,
+                    infrastructure.max_nodes
+                )
+            },
+        )?;
 
         let mut failures = Vec::new();
         for (i, f) in raw.failures.iter().enumerate() {
@@ -737,6 +768,12 @@ impl Cx<'_> {
     fn service(&self, f: &FieldPath, s: &RawService, index: &HashMap<&str, usize>) -> R<Service> {
         self.check(s.workers >= 1, &f.key("workers"), || {
             "must be at least 1".into()
+        })?;
+        self.check(s.workers <= limits::WORKERS, &f.key("workers"), || {
+            format!("at most {} (got {})", limits::WORKERS, s.workers)
+        })?;
+        self.check(s.replicas <= limits::REPLICAS, &f.key("replicas"), || {
+            format!("at most {} (got {})", limits::REPLICAS, s.replicas)
         })?;
         if let Some(t) = s.timeout_ms {
             self.check(t.is_finite() && t > 0.0, &f.key("timeout_ms"), || {
@@ -855,6 +892,33 @@ impl Cx<'_> {
         let need = |key: &str, v: Option<f64>| {
             v.ok_or_else(|| self.err(&f.key(key), format!("is required for dist = {name:?}")))
         };
+        // Positive finite times only; the solvers below judge the others.
+        let in_range = |x: f64| {
+            !(x.is_finite() && x > 0.0) || (limits::MIN_TIME_MS..=limits::MAX_TIME_MS).contains(&x)
+        };
+        for (key, v) in [("mean_ms", d.mean_ms), ("p99_ms", d.p99_ms)] {
+            if let Some(x) = v {
+                self.check(in_range(x), &f.key(key), || {
+                    format!(
+                        "expected a time from {} ms to {} ms, got {x:?}",
+                        limits::MIN_TIME_MS,
+                        limits::MAX_TIME_MS
+                    )
+                })?;
+            }
+        }
+        if let Some(samples) = &d.samples_ms {
+            if let Some(x) = samples.iter().find(|&&x| !in_range(x)) {
+                return Err(self.err(
+                    &f.key("samples_ms"),
+                    format!(
+                        "expected times up to {} ms, and none between 0 and {} ms, got {x:?}",
+                        limits::MAX_TIME_MS,
+                        limits::MIN_TIME_MS
+                    ),
+                ));
+            }
+        }
         // The solver names the parameter to blame.
         let blame = |e: BadParam| self.err(&f.key(e.param), e.message);
         match kind {
@@ -1034,6 +1098,17 @@ impl Cx<'_> {
                 &fs.key("multiplier"),
                 || format!("expected a positive factor, got {}", s.multiplier),
             )?;
+            self.check(
+                s.multiplier <= limits::SPIKE_MULTIPLIER,
+                &fs.key("multiplier"),
+                || {
+                    format!(
+                        "at most {} (got {})",
+                        limits::SPIKE_MULTIPLIER,
+                        s.multiplier
+                    )
+                },
+            )?;
             spikes.push(Spike {
                 at_s,
                 duration_s: d,
@@ -1049,6 +1124,14 @@ impl Cx<'_> {
         };
         self.check(tr.peak_rate() > 0.0, f, || {
             "no load: set rps or add a [[traffic.region]] with peak_rps > 0".into()
+        })?;
+        self.check(tr.peak_rate() <= limits::PEAK_RPS, f, || {
+            format!(
+                "the entry rate peaks at {:.0} requests/s (rps, the regions' peak_rps and the \
+                 largest spike multiplier together); at most {:.0}",
+                tr.peak_rate(),
+                limits::PEAK_RPS
+            )
         })?;
         Ok(tr)
     }
