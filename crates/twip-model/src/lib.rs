@@ -26,8 +26,8 @@ pub use plan::{
     RejectionKind, Verification,
 };
 pub use scenario::{
-    Balancer, Call, Failure, FailureKind, HealthCheck, Infrastructure, Layout, Node, Region,
-    Routing, Scenario, Service, Slo, Spike, Traffic,
+    limits, Balancer, Call, Failure, FailureKind, HealthCheck, Infrastructure, Layout, Node,
+    Region, Routing, Scenario, Service, Slo, Spike, Traffic,
 };
 
 /// Parses a duration such as `"90s"`, `"10m"`, `"1h30m"` or `"24h"` into seconds.
