@@ -148,10 +148,7 @@ pub async fn status(ecs: &Ecs, d: &Desired) -> Result<Vec<ServiceStatus>, EcsErr
                 desired: o.map(|o| o.count),
                 running: o.map(|o| o.running).unwrap_or_default(),
                 pending: o.map(|o| o.pending).unwrap_or_default(),
-                task_definition: o
-                    .map(|o| o.task_definition.rsplit('/').next().unwrap_or_default())
-                    .unwrap_or("-")
-                    .to_string(),
+                task_definition: revision_name(o),
                 drift,
             }
         })
@@ -165,10 +162,7 @@ pub async fn status(ecs: &Ecs, d: &Desired) -> Result<Vec<ServiceStatus>, EcsErr
                 desired: Some(*count),
                 running: o.map(|o| o.running).unwrap_or_default(),
                 pending: o.map(|o| o.pending).unwrap_or_default(),
-                task_definition: o
-                    .map(|o| o.task_definition.rsplit('/').next().unwrap_or_default())
-                    .unwrap_or("-")
-                    .to_string(),
+                task_definition: revision_name(o),
                 drift: vec!["not in the plan".into()],
             });
         }
@@ -223,4 +217,12 @@ pub async fn destroy(ecs: &Ecs, env: &str) -> Result<Vec<String>, EcsError> {
         }
     }
     Ok(done)
+}
+
+/// The short name (`family:revision`) of an observed service's task
+/// definition, `-` when there is no such service.
+fn revision_name(o: Option<&ObservedService>) -> String {
+    o.map(|o| o.task_definition.rsplit('/').next().unwrap_or_default())
+        .unwrap_or("-")
+        .to_string()
 }

@@ -624,6 +624,18 @@ impl Cx<'_> {
         parse_duration(text).map_err(|m| self.err(field, m))
     }
 
+    /// A documented limit (`limits`): `value` must be at most `max`.
+    fn at_most<T: PartialOrd + std::fmt::Display>(
+        &self,
+        value: T,
+        max: T,
+        field: &FieldPath,
+    ) -> R<()> {
+        self.check(value <= max, field, || {
+            format!("at most {max} (got {value})")
+        })
+    }
+
     fn check(&self, ok: bool, field: &FieldPath, message: impl FnOnce() -> String) -> R<()> {
         if ok {
             Ok(())
@@ -695,16 +707,10 @@ impl Cx<'_> {
         if infrastructure.max_nodes == 0 {
             return Err(self.err(&fi.key("max_nodes"), "must be at least 1"));
         }
-        self.check(
-            infrastructure.max_nodes <= limits::MAX_NODES,
+        self.at_most(
+            infrastructure.max_nodes,
+            limits::MAX_NODES,
             &fi.key("max_nodes"),
-            || {
-                format!(
-                    "at most {} (got {})",
-                    limits::MAX_NODES,
-                    infrastructure.max_nodes
-                )
-            },
         )?;
 
         let mut failures = Vec::new();
@@ -769,12 +775,8 @@ impl Cx<'_> {
         self.check(s.workers >= 1, &f.key("workers"), || {
             "must be at least 1".into()
         })?;
-        self.check(s.workers <= limits::WORKERS, &f.key("workers"), || {
-            format!("at most {} (got {})", limits::WORKERS, s.workers)
-        })?;
-        self.check(s.replicas <= limits::REPLICAS, &f.key("replicas"), || {
-            format!("at most {} (got {})", limits::REPLICAS, s.replicas)
-        })?;
+        self.at_most(s.workers, limits::WORKERS, &f.key("workers"))?;
+        self.at_most(s.replicas, limits::REPLICAS, &f.key("replicas"))?;
         if let Some(t) = s.timeout_ms {
             self.check(t.is_finite() && t > 0.0, &f.key("timeout_ms"), || {
                 format!("expected a positive number of milliseconds, got {t}")
@@ -1098,16 +1100,10 @@ impl Cx<'_> {
                 &fs.key("multiplier"),
                 || format!("expected a positive factor, got {}", s.multiplier),
             )?;
-            self.check(
-                s.multiplier <= limits::SPIKE_MULTIPLIER,
+            self.at_most(
+                s.multiplier,
+                limits::SPIKE_MULTIPLIER,
                 &fs.key("multiplier"),
-                || {
-                    format!(
-                        "at most {} (got {})",
-                        limits::SPIKE_MULTIPLIER,
-                        s.multiplier
-                    )
-                },
             )?;
             spikes.push(Spike {
                 at_s,
