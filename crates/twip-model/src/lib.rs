@@ -13,6 +13,7 @@
 
 pub mod catalog;
 mod dist;
+pub mod elastic;
 mod error;
 mod locate;
 pub mod plan;

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::dist::BadParam;
+use crate::elastic::{
+    Autoscaling, NodeScaling, RawAutoscaling, RawNodeScaling, RawSchedule, ScheduledAction,
+};
 use crate::locate::{from_toml, line_of_path, variants, FieldPath, Seg};
 use crate::{parse_duration, Dist, Error};
 
@@ -74,6 +77,20 @@ pub struct Service {
     pub cpu: f64,
     /// Memory per replica in MiB.
     pub memory_mb: u32,
+    /// Autoscaling policy, if the count follows demand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
+    /// Scheduled actions moving the policy's bounds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schedule: Vec<ScheduledAction>,
+    /// Seconds from a replica's start to its first health check (container
+    /// start and application warm-up).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub start_delay_s: f64,
+    /// Seconds a replica removed by scale-in may take to finish its
+    /// requests (the deregistration delay; it takes no new ones).
+    #[serde(skip_serializing_if = "is_default_drain")]
+    pub drain_s: f64,
 }
 
 /// A downstream call.
@@ -215,6 +232,9 @@ pub struct Infrastructure {
     pub instance_types: Vec<String>,
     /// Upper bound on nodes.
     pub max_nodes: u32,
+    /// Node capacity that follows the replicas (a capacity provider).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<NodeScaling>,
 }
 
 // ---------------------------------------------------------------- layout
@@ -321,6 +341,23 @@ struct RawService {
     port: Option<u16>,
     cpu: Option<f64>,
     memory_mb: Option<u32>,
+    #[serde(default)]
+    autoscaling: Option<RawAutoscaling>,
+    #[serde(default)]
+    schedule: Vec<RawSchedule>,
+    start_delay: Option<String>,
+    drain: Option<String>,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+/// The deregistration delay of an ALB target group, unless a scenario sets one.
+pub const DEFAULT_DRAIN_S: f64 = 300.0;
+
+fn is_default_drain(x: &f64) -> bool {
+    *x == DEFAULT_DRAIN_S
 }
 
 fn one() -> u32 {
@@ -458,6 +495,8 @@ struct RawInfra {
     #[serde(default)]
     instance_types: Vec<String>,
     max_nodes: Option<u32>,
+    #[serde(default)]
+    autoscaling: Option<RawNodeScaling>,
 }
 
 #[derive(Deserialize)]
@@ -599,19 +638,21 @@ fn enum_names(f: &FieldPath) -> Option<&'static [&'static str]> {
         "balancer" => Some(variants::<Balancer>()),
         "kind" => Some(variants::<FailureKind>()),
         "dist" => Some(variants::<DistKind>()),
+        "metric" => Some(variants::<crate::elastic::Metric>()),
+        "adjustment" => Some(variants::<crate::elastic::Adjustment>()),
         _ => None,
     }
 }
 
-struct Cx<'a> {
+pub(crate) struct Cx<'a> {
     src: &'a str,
     path: &'a Path,
 }
 
-type R<T> = Result<T, Error>;
+pub(crate) type R<T> = Result<T, Error>;
 
 impl Cx<'_> {
-    fn err(&self, field: &FieldPath, message: impl Into<String>) -> Error {
+    pub(crate) fn err(&self, field: &FieldPath, message: impl Into<String>) -> Error {
         Error::Invalid {
             path: self.path.to_path_buf(),
             line: line_of_path(self.src, field),
@@ -620,12 +661,12 @@ impl Cx<'_> {
         }
     }
 
-    fn duration(&self, field: &FieldPath, text: &str) -> R<f64> {
+    pub(crate) fn duration(&self, field: &FieldPath, text: &str) -> R<f64> {
         parse_duration(text).map_err(|m| self.err(field, m))
     }
 
     /// A documented limit (`limits`): `value` must be at most `max`.
-    fn at_most<T: PartialOrd + std::fmt::Display>(
+    pub(crate) fn at_most<T: PartialOrd + std::fmt::Display>(
         &self,
         value: T,
         max: T,
@@ -636,7 +677,12 @@ impl Cx<'_> {
         })
     }
 
-    fn check(&self, ok: bool, field: &FieldPath, message: impl FnOnce() -> String) -> R<()> {
+    pub(crate) fn check(
+        &self,
+        ok: bool,
+        field: &FieldPath,
+        message: impl FnOnce() -> String,
+    ) -> R<()> {
         if ok {
             Ok(())
         } else {
@@ -672,7 +718,7 @@ impl Cx<'_> {
         }
         let mut services = Vec::new();
         for (i, s) in raw.services.iter().enumerate() {
-            services.push(self.service(&root.key("service").index(i), s, &index)?);
+            services.push(self.service(&root.key("service").index(i), s, &index, duration_s)?);
         }
         self.check_acyclic(&services, &raw)?;
 
@@ -703,6 +749,10 @@ impl Cx<'_> {
             zones,
             instance_types: infra.map(|i| i.instance_types.clone()).unwrap_or_default(),
             max_nodes: infra.and_then(|i| i.max_nodes).unwrap_or(64),
+            autoscaling: match infra.and_then(|i| i.autoscaling.as_ref()) {
+                Some(n) => Some(self.node_scaling(&fi.key("autoscaling"), n)?),
+                None => None,
+            },
         };
         if infrastructure.max_nodes == 0 {
             return Err(self.err(&fi.key("max_nodes"), "must be at least 1"));
@@ -771,7 +821,13 @@ impl Cx<'_> {
         })
     }
 
-    fn service(&self, f: &FieldPath, s: &RawService, index: &HashMap<&str, usize>) -> R<Service> {
+    fn service(
+        &self,
+        f: &FieldPath,
+        s: &RawService,
+        index: &HashMap<&str, usize>,
+        duration_s: f64,
+    ) -> R<Service> {
         self.check(s.workers >= 1, &f.key("workers"), || {
             "must be at least 1".into()
         })?;
@@ -847,7 +903,39 @@ impl Cx<'_> {
         self.check(memory_mb > 0, &f.key("memory_mb"), || {
             "must be at least 1".into()
         })?;
+        let autoscaling = match &s.autoscaling {
+            Some(a) => Some(self.autoscaling(&f.key("autoscaling"), a, limits::REPLICAS)?),
+            None => None,
+        };
+        let mut schedule = Vec::new();
+        for (k, a) in s.schedule.iter().enumerate() {
+            schedule.push(self.schedule(
+                &f.key("schedule").index(k),
+                a,
+                duration_s,
+                limits::REPLICAS,
+            )?);
+        }
+        self.check(
+            schedule.is_empty() || autoscaling.is_some(),
+            &f.key("schedule"),
+            || "scheduled actions move the bounds of [service.autoscaling]: add one".into(),
+        )?;
+        let delay = |key: &str, v: &Option<String>, default: f64| -> R<f64> {
+            let x = match v {
+                Some(t) => self.duration(&f.key(key), t)?,
+                None => default,
+            };
+            self.at_most(x, 86_400.0, &f.key(key))?;
+            Ok(x)
+        };
+        let start_delay_s = delay("start_delay", &s.start_delay, 0.0)?;
+        let drain_s = delay("drain", &s.drain, DEFAULT_DRAIN_S)?;
         Ok(Service {
+            autoscaling,
+            schedule,
+            start_delay_s,
+            drain_s,
             name: s.name.clone(),
             replicas: s.replicas,
             workers: s.workers,
@@ -1202,6 +1290,13 @@ fn sorted(mut v: Vec<&str>) -> Vec<&str> {
 }
 
 impl Scenario {
+    /// Whether capacity changes during the run: a service autoscales or
+    /// nodes follow the replicas.
+    pub fn is_elastic(&self) -> bool {
+        self.infrastructure.autoscaling.is_some()
+            || self.services.iter().any(|s| s.autoscaling.is_some())
+    }
+
     /// Runs the scenario for `duration_s` seconds (warm-up included)
     /// instead of its own duration; failures and spikes that would start at
     /// or after the end are dropped.

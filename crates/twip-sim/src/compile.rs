@@ -2,7 +2,10 @@
 
 use rand::Rng;
 use rand_distr::{Distribution, Exp1, Gamma, StandardNormal};
+use twip_model::elastic::{Autoscaling, NodeScaling, ScheduledAction};
 use twip_model::{Balancer, Dist, FailureKind, Layout, Routing, Scenario};
+
+use crate::NodeType;
 
 use crate::SimError;
 
@@ -157,10 +160,48 @@ pub(crate) struct Model {
     pub warmup: f64,
     pub end: f64,
     pub arrivals: Arrivals,
+    /// Capacity that changes during the run (`None`: today's fixed fleet).
+    pub elastic: Option<ElasticModel>,
+}
+
+/// What the engine needs to run elastic capacity.
+#[derive(Debug, Clone)]
+pub(crate) struct ElasticModel {
+    /// Per service, in the scenario's order.
+    pub svcs: Vec<ElasticSvc>,
+    /// The capacity provider and its node type (`None`: capacity is no
+    /// constraint, each added replica runs on capacity of its own).
+    pub nodes: Option<(NodeScaling, NodeType)>,
+    pub zones: Vec<String>,
+    /// The initial layout (used without a capacity provider).
+    pub layout: Layout,
+    /// Each failure's kind and target, resolved when it starts.
+    pub failures: Vec<(FailureKind, Option<String>)>,
+    /// UTC hour at scenario time zero (for daily scheduled actions).
+    pub start_hour_utc: f64,
+    /// The controller's tick: the greatest period dividing every service's.
+    pub tick_s: f64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ElasticSvc {
+    pub name: String,
+    pub auto: Option<Autoscaling>,
+    pub schedule: Vec<ScheduledAction>,
+    pub start_delay_s: f64,
+    pub drain_s: f64,
+    /// Replicas at time zero.
+    pub initial: u32,
+    pub cpu: f64,
+    pub memory_mb: f64,
 }
 
 impl Model {
-    pub(crate) fn new(s: &Scenario, layout: &Layout) -> Result<Model, SimError> {
+    pub(crate) fn new(
+        s: &Scenario,
+        layout: &Layout,
+        node_type: Option<&NodeType>,
+    ) -> Result<Model, SimError> {
         if layout.replica_node.len() != s.services.len() {
             return Err(SimError::Layout(format!(
                 "the layout places {} services, the scenario has {}",
@@ -172,8 +213,18 @@ impl Model {
         let mut replica_svc = Vec::new();
         // Global replica index of (service, replica).
         let mut global: Vec<Vec<u32>> = Vec::new();
+        let elastic = s.is_elastic();
         for (i, sv) in s.services.iter().enumerate() {
-            let n = layout.replica_node[i].len() as u32;
+            let initial = layout.replica_node[i].len() as u32;
+            // Elastic: a slot for every replica the service may ever run.
+            let n = match (&sv.autoscaling, elastic) {
+                (Some(a), true) => sv
+                    .schedule
+                    .iter()
+                    .filter_map(|x| x.max)
+                    .fold(a.max.max(initial), u32::max),
+                _ => initial,
+            };
             let first = replica_svc.len() as u32;
             global.push((first..first + n).collect());
             replica_svc.extend(std::iter::repeat_n(i as u32, n as usize));
@@ -199,8 +250,12 @@ impl Model {
         }
         let mut failures = Vec::new();
         for (k, f) in s.failures.iter().enumerate() {
-            let (replicas, description) = failure_targets(s, layout, &global, f)
+            let (mut replicas, description) = failure_targets(s, layout, &global, f)
                 .map_err(|m| SimError::Layout(format!("failure[{k}]: {m}")))?;
+            if elastic {
+                // Resolved against the nodes of the moment when it starts.
+                replicas.clear();
+            }
             failures.push(CFailure {
                 at: f.at_s,
                 end: f.duration_s.map(|d| f.at_s + d),
@@ -209,7 +264,13 @@ impl Model {
             });
         }
         let arrivals = Arrivals::new(&s.traffic, s.duration_s);
+        let elastic = if elastic {
+            Some(ElasticModel::new(s, layout, node_type)?)
+        } else {
+            None
+        };
         Ok(Model {
+            elastic,
             svcs,
             replica_svc,
             failures,
@@ -217,6 +278,79 @@ impl Model {
             warmup: s.warmup_s,
             end: s.duration_s,
             arrivals,
+        })
+    }
+}
+
+impl ElasticModel {
+    fn new(s: &Scenario, layout: &Layout, node_type: Option<&NodeType>) -> Result<Self, SimError> {
+        let nodes = match &s.infrastructure.autoscaling {
+            None => None,
+            Some(n) => {
+                let Some(t) = node_type else {
+                    return Err(SimError::Options(
+                        "[infrastructure.autoscaling] needs the node type's size and price \
+                         (from the scenario's catalog)"
+                            .into(),
+                    ));
+                };
+                for sv in &s.services {
+                    if sv.cpu > t.vcpu || f64::from(sv.memory_mb) > t.memory_mb {
+                        return Err(SimError::Options(format!(
+                            "service {:?} needs {} vCPU and {} MB per replica; a {} node has {} \
+                             vCPU and {} MB",
+                            sv.name, sv.cpu, sv.memory_mb, t.name, t.vcpu, t.memory_mb
+                        )));
+                    }
+                }
+                Some((n.clone(), t.clone()))
+            }
+        };
+        let periods: Vec<f64> = s
+            .services
+            .iter()
+            .filter_map(|x| x.autoscaling.as_ref().map(|a| a.period_s))
+            .collect();
+        // Every period is 10, 20, 30 s or whole minutes; the node controller
+        // looks every minute.
+        let tick_s = if periods.iter().all(|p| p % 60.0 == 0.0) {
+            60.0
+        } else if periods.iter().all(|p| p % 30.0 == 0.0) {
+            30.0
+        } else if periods.iter().all(|p| p % 20.0 == 0.0) {
+            20.0
+        } else {
+            10.0
+        };
+        Ok(ElasticModel {
+            svcs: s
+                .services
+                .iter()
+                .zip(&layout.replica_node)
+                .map(|(sv, reps)| ElasticSvc {
+                    name: sv.name.clone(),
+                    auto: sv.autoscaling.clone(),
+                    schedule: sv.schedule.clone(),
+                    start_delay_s: sv.start_delay_s,
+                    drain_s: sv.drain_s,
+                    initial: match &sv.autoscaling {
+                        Some(a) => (reps.len() as u32).clamp(a.min, a.max),
+                        None => reps.len() as u32,
+                    },
+                    cpu: sv.cpu,
+                    memory_mb: f64::from(sv.memory_mb),
+                })
+                .collect(),
+            nodes,
+            zones: s.infrastructure.zones.clone(),
+            layout: layout.clone(),
+            failures: s
+                .failures
+                .iter()
+                .map(|f| (f.kind, f.target.clone()))
+                .collect(),
+            start_hour_utc: s.traffic.start_hour_utc,
+            tick_s,
         })
     }
 }

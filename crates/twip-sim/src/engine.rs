@@ -21,6 +21,10 @@ use crate::compile::Model;
 use crate::heap::{Ev, Queue, CLASSES};
 use crate::lc::LeastConn;
 
+pub(crate) mod elastic;
+
+pub(crate) use elastic::ElasticStats;
+
 const NONE: u32 = u32::MAX;
 /// The event-queue class of timers (failures, detection, warm-up).
 const TIMER_CLASS: usize = CLASSES - 1;
@@ -35,6 +39,12 @@ const EV_DETECT: u64 = 3; // a = replica, b = incarnation
 const EV_REJOIN: u64 = 4; // a = replica, b = incarnation
 const EV_WARMUP: u64 = 5;
 const EV_MEASURE_END: u64 = 6;
+// Elastic capacity (see `elastic.rs`).
+const EV_TICK: u64 = 7; // the controllers look
+const EV_READY: u64 = 8; // a = replica, b = incarnation: healthy, joins rotation
+const EV_DRAIN_END: u64 = 9; // a = replica, b = incarnation
+const EV_NODE_READY: u64 = 10; // a = node
+const EV_SCHEDULE: u64 = 11; // a = service, b = action
 
 /// The stretch of simulated time one run covers.
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +78,8 @@ struct Visit {
 
 struct Replica {
     busy: u32,
+    /// Visits alive on this replica (queued, in service, or waiting on a call).
+    inflight: u32,
     queue: VecDeque<u32>,
     down: u32,
     in_rotation: bool,
@@ -118,6 +130,8 @@ pub(crate) struct RunStats {
     pub bucket_s: f64,
     pub in_system_area: f64,
     pub failure_errors: Vec<u64>,
+    /// What elastic capacity did (elastic scenarios only).
+    pub elastic: Option<ElasticStats>,
 }
 
 /// Latencies buffered before they go into a histogram.
@@ -203,6 +217,8 @@ pub(crate) struct Run<'m> {
     lat_buf: Vec<u64>,
     lat_batch: usize,
     progress: Option<&'m AtomicU64>,
+    /// Elastic capacity's state (elastic scenarios only).
+    el: Option<Box<elastic::State>>,
 }
 
 impl<'m> Run<'m> {
@@ -227,6 +243,7 @@ impl<'m> Run<'m> {
             .iter()
             .map(|_| Replica {
                 busy: 0,
+                inflight: 0,
                 queue: VecDeque::new(),
                 down: 0,
                 in_rotation: true,
@@ -292,10 +309,12 @@ impl<'m> Run<'m> {
                 bucket_s,
                 in_system_area: 0.0,
                 failure_errors: vec![0; m.failures.len()],
+                elastic: None,
             },
             lat_buf: Vec::with_capacity(LAT_BUF),
             lat_batch: 0,
             progress,
+            el: None,
         }
     }
 
@@ -326,6 +345,9 @@ impl<'m> Run<'m> {
     /// Runs through the window and returns the statistics.
     pub(crate) fn run(mut self) -> RunStats {
         let w = self.w;
+        if self.m.elastic.is_some() {
+            self.elastic_start();
+        }
         for svc in 0..self.m.svcs.len() as u32 {
             self.rebuild_rotation(svc);
         }
@@ -385,6 +407,9 @@ impl<'m> Run<'m> {
         self.flush_areas();
         self.flush_latencies();
         self.s.events = events;
+        if self.el.is_some() {
+            self.s.elastic = Some(self.elastic_finish());
+        }
         self.s
     }
 
@@ -491,7 +516,12 @@ impl<'m> Run<'m> {
         let x = &mut self.visits[v as usize];
         x.live = false;
         x.stamp = x.stamp.wrapping_add(1);
+        let (svc, r) = (x.svc, x.replica);
         self.free.push(v);
+        self.reps[r as usize].inflight -= 1;
+        if let Some(e) = self.el.as_deref_mut() {
+            e.inflight_change(svc, self.now, -1.0);
+        }
     }
 
     /// Picks a replica of `svc` among those in rotation.
@@ -514,6 +544,9 @@ impl<'m> Run<'m> {
 
     /// A request (from the outside, or a call from visit `parent`) reaches `svc`.
     fn arrive(&mut self, svc: u32, parent: u32, parent_stamp: u32) {
+        if let Some(e) = self.el.as_deref_mut() {
+            e.arrivals[svc as usize] += 1;
+        }
         let r = self.pick(svc);
         let sv = &self.m.svcs[svc as usize];
         if r == NONE {
@@ -546,6 +579,10 @@ impl<'m> Run<'m> {
             live: true,
             arrive: self.now,
         });
+        self.reps[r as usize].inflight += 1;
+        if let Some(e) = self.el.as_deref_mut() {
+            e.inflight_change(svc, self.now, 1.0);
+        }
         if free_worker {
             self.start(v);
         } else {
@@ -562,6 +599,12 @@ impl<'m> Run<'m> {
 
     fn note_failure_error(&mut self, replica: u32) {
         if !self.measuring {
+            return;
+        }
+        if let Some(e) = self.el.as_deref() {
+            if let Some(i) = e.killed_by(replica) {
+                self.s.failure_errors[i] += 1;
+            }
             return;
         }
         for (i, f) in self.m.failures.iter().enumerate() {
@@ -581,6 +624,9 @@ impl<'m> Run<'m> {
             st.busy_since = now;
         }
         st.busy_now += delta;
+        if let Some(e) = self.el.as_deref_mut() {
+            e.busy_change(svc, now, delta);
+        }
     }
 
     /// Visit `v` gets a worker and starts its own service.
@@ -643,6 +689,14 @@ impl<'m> Run<'m> {
                 }
                 self.next_call(a);
             }
+            EV_FAIL_START if self.el.is_some() => self.elastic_fail_start(a as usize),
+            EV_FAIL_END if self.el.is_some() => self.elastic_fail_end(a as usize),
+            EV_DETECT if self.el.is_some() => self.elastic_detect(a, b),
+            EV_TICK => self.elastic_tick(),
+            EV_READY => self.elastic_ready(a, b),
+            EV_DRAIN_END => self.elastic_drain_end(a, b),
+            EV_NODE_READY => self.elastic_node_ready(a),
+            EV_SCHEDULE => self.elastic_schedule(a, b),
             EV_FAIL_START => self.fail_start(a as usize),
             EV_FAIL_END => self.fail_end(a as usize),
             EV_DETECT => {
@@ -660,6 +714,9 @@ impl<'m> Run<'m> {
                 }
             }
             EV_WARMUP => {
+                if self.el.is_some() {
+                    self.elastic_warm();
+                }
                 self.measuring = true;
                 for st in &mut self.s.svcs {
                     st.busy_since = self.now;
@@ -749,6 +806,9 @@ impl<'m> Run<'m> {
         if x.holds_worker {
             self.free_worker(x.replica);
         }
+        if self.el.is_some() {
+            self.elastic_drained(x.replica);
+        }
         if x.parent == NONE {
             self.root_done(x.arrive, ok);
         } else {
@@ -823,7 +883,7 @@ impl<'m> Run<'m> {
             rep.incarnation += 1;
             let inc = rep.incarnation;
             let svc = self.m.replica_svc[r as usize];
-            self.kill_replica(r, i);
+            self.kill_replica(r, Some(i));
             let detect = self.m.svcs[svc as usize].detect_s;
             self.schedule(self.now + detect, pack(EV_DETECT, r, inc));
         }
@@ -849,7 +909,7 @@ impl<'m> Run<'m> {
     }
 
     /// Drops every request on replica `r` (in service, queued, or waiting on a call).
-    fn kill_replica(&mut self, r: u32, failure: usize) {
+    fn kill_replica(&mut self, r: u32, failure: Option<usize>) {
         let svc = self.m.replica_svc[r as usize];
         let busy = self.reps[r as usize].busy;
         self.reps[r as usize].busy = 0;
@@ -870,7 +930,9 @@ impl<'m> Run<'m> {
             }
             if self.measuring {
                 self.s.svcs[svc as usize].failed += 1;
-                self.s.failure_errors[failure] += 1;
+                if let Some(i) = failure {
+                    self.s.failure_errors[i] += 1;
+                }
             }
             self.visits[v as usize].holds_worker = false;
             self.finish_dropped(v);

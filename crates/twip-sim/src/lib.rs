@@ -32,7 +32,8 @@ use twip_model::{Layout, Scenario};
 
 pub use compile::Sampler;
 pub use report::{
-    Ci95, FailureReport, Latency, ServiceCi95, ServiceReport, SimReport, SloReport, Timeline,
+    Cause, Ci95, Elasticity, FailureReport, Latency, NodeCapacity, ReplicaChange, ReplicaState,
+    ScalingEvent, ServiceCapacity, ServiceCi95, ServiceReport, SimReport, SloReport, Timeline,
 };
 
 /// How to run a simulation.
@@ -55,6 +56,22 @@ pub struct Options {
     /// scenario's length alone (one per 6 simulated hours), so results do not
     /// depend on the machine.
     pub segments: Option<u32>,
+    /// The size and price of a node of the scenario's capacity provider
+    /// (`[infrastructure.autoscaling]`), resolved from its catalog.
+    pub node_type: Option<NodeType>,
+}
+
+/// A node type's size and price, for elastic capacity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeType {
+    /// Instance type name.
+    pub name: String,
+    /// vCPU a node offers to replicas.
+    pub vcpu: f64,
+    /// Memory a node offers to replicas, in MB.
+    pub memory_mb: f64,
+    /// On-demand price per hour.
+    pub usd_per_hour: f64,
 }
 
 impl Default for Options {
@@ -67,6 +84,7 @@ impl Default for Options {
             intervals: 100,
             progress: None,
             segments: None,
+            node_type: None,
         }
     }
 }
@@ -102,7 +120,7 @@ pub fn simulate(scenario: &Scenario, opts: &Options) -> Result<SimReport, SimErr
         Some(l) => l.clone(),
         None => Layout::one_node_per_replica(scenario),
     };
-    let model = compile::Model::new(scenario, &layout)?;
+    let model = compile::Model::new(scenario, &layout, opts.node_type.as_ref())?;
     let seed = opts.seed.unwrap_or(scenario.seed);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let windows = windows(scenario, opts);
@@ -139,6 +157,7 @@ pub fn simulate(scenario: &Scenario, opts: &Options) -> Result<SimReport, SimErr
         runs,
         opts.timeline,
         started.elapsed().as_secs_f64(),
+        opts.node_type.as_ref(),
     ))
 }
 
@@ -151,8 +170,14 @@ const DRAIN_S: f64 = 120.0;
 /// arrivals (the integral of the rate), so parallel segments finish together.
 fn windows(s: &Scenario, opts: &Options) -> Vec<engine::Window> {
     let measured = s.duration_s - s.warmup_s;
-    let n = opts
-        .segments
+    // Elastic capacity carries its history (counts, cooldowns, alarms):
+    // one segment.
+    let n = if s.is_elastic() {
+        Some(1)
+    } else {
+        opts.segments
+    };
+    let n = n
         .unwrap_or_else(|| (measured / SEGMENT_S).ceil().clamp(1.0, 16.0) as u32)
         .max(1);
     // Cumulative expected arrivals on a one-minute grid of the measured window.

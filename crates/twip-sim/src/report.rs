@@ -50,6 +50,162 @@ pub struct SimReport {
     /// Per-interval series (with `--timeline`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Timeline>,
+    /// What elastic capacity did (elastic scenarios only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elastic: Option<Elasticity>,
+}
+
+/// What elastic capacity did: the counts over time, every scaling event,
+/// and what the capacity cost. Series and events are the first
+/// replication's; hours and cost are means over the replications.
+#[derive(Debug, Clone, Serialize)]
+pub struct Elasticity {
+    /// Start of each interval of the series (s of simulated time).
+    pub start_s: Vec<f64>,
+    /// Interval length (s).
+    pub interval_s: f64,
+    /// Per service.
+    pub services: IndexMap<String, ServiceCapacity>,
+    /// The capacity provider's nodes (`None` without one: capacity is then
+    /// no constraint and has no node cost of its own).
+    pub nodes: Option<NodeCapacity>,
+    /// Every change of a count, in time order.
+    pub events: Vec<ScalingEvent>,
+    /// Every change of a replica's state after time zero, in time order.
+    pub replicas: Vec<ReplicaChange>,
+}
+
+/// A replica changed state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicaChange {
+    /// When (s of simulated time).
+    pub at_s: f64,
+    /// Its service.
+    pub service: String,
+    /// Its index in the service (a slot: a replaced replica takes a free one).
+    pub replica: u32,
+    /// The new state.
+    pub state: ReplicaState,
+}
+
+/// A replica's state under elastic capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicaState {
+    /// Not running.
+    Stopped,
+    /// Waiting for a node.
+    Provisioning,
+    /// On a node, not yet healthy.
+    Starting,
+    /// In the balancer's rotation.
+    InService,
+    /// Removed by scale-in, finishing its requests.
+    Draining,
+    /// Killed by a failure, not yet noticed by the health checks.
+    Failed,
+}
+
+/// One service's replicas over the run (values at each interval's last look).
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceCapacity {
+    /// Running-replica hours over the whole run.
+    pub replica_hours: f64,
+    /// The count the scheduler works towards.
+    pub desired: Vec<u32>,
+    /// In the balancer's rotation.
+    pub in_service: Vec<u32>,
+    /// Waiting for a node (ECS: PROVISIONING).
+    pub provisioning: Vec<u32>,
+    /// On a node, not yet healthy.
+    pub starting: Vec<u32>,
+}
+
+/// The capacity provider's nodes over the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeCapacity {
+    /// Instance type.
+    pub instance_type: String,
+    /// Its price per hour.
+    pub usd_per_hour: f64,
+    /// Node hours paid for (from launch to termination) over the whole run.
+    pub node_hours: f64,
+    /// `node_hours × usd_per_hour`.
+    pub cost_usd: f64,
+    /// Most nodes at once.
+    pub peak: u32,
+    /// Nodes in the cluster.
+    pub up: Vec<u32>,
+    /// Nodes launched, not yet joined.
+    pub provisioning: Vec<u32>,
+}
+
+/// A change of a count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScalingEvent {
+    /// When (s of simulated time).
+    pub at_s: f64,
+    /// The service scaled, or `None` for the nodes.
+    pub service: Option<String>,
+    /// Count before.
+    pub from: u32,
+    /// Count after (equal to `from` for a replacement or a bound change).
+    pub to: u32,
+    /// Why.
+    pub cause: Cause,
+}
+
+/// Why a count changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Cause {
+    /// The scale-out alarm fired: the period's value of the metric and the
+    /// threshold it passed.
+    ScaleOut {
+        /// Metric.
+        metric: twip_model::elastic::Metric,
+        /// The period's value.
+        value: f64,
+        /// Target or step bound.
+        threshold: f64,
+    },
+    /// The scale-in alarm fired.
+    ScaleIn {
+        /// Metric.
+        metric: twip_model::elastic::Metric,
+        /// The period's value.
+        value: f64,
+        /// Scale-in threshold.
+        threshold: f64,
+    },
+    /// A scheduled action moved the bounds.
+    Schedule {
+        /// Index in the service's `[[service.schedule]]`.
+        action: u32,
+        /// New minimum.
+        min: Option<u32>,
+        /// New maximum.
+        max: Option<u32>,
+    },
+    /// A failure's victims were replaced (service) or its node replaced (nodes).
+    Failure {
+        /// Index in the scenario's failures.
+        failure: usize,
+        /// What it hit.
+        what: String,
+    },
+    /// Replicas waiting for capacity made the provider add nodes.
+    Capacity {
+        /// Replicas waiting.
+        pending: u32,
+        /// The provider's reservation (nodes needed ÷ nodes), in percent.
+        reservation_pct: f64,
+    },
+    /// Empty nodes removed after 15 minutes below the target.
+    Idle {
+        /// The provider's reservation, in percent.
+        reservation_pct: f64,
+    },
 }
 
 /// 95 % confidence half-widths, each `None` when it cannot be estimated.
@@ -225,6 +381,7 @@ pub(crate) fn build(
     runs: Vec<RunStats>,
     timeline: bool,
     wall_s: f64,
+    node_type: Option<&crate::NodeType>,
 ) -> SimReport {
     let reps = runs.len();
     let measured = m.end - m.warmup;
@@ -298,7 +455,19 @@ pub(crate) fn build(
 
     let mut services = IndexMap::new();
     for (i, sv) in s.services.iter().enumerate() {
-        let capacity = (m.svcs[i].workers * m.svcs[i].replicas) as f64 * measured;
+        let capacity = match runs[0].elastic.as_ref() {
+            // Worker time of the replicas running in the measured window.
+            Some(_) => {
+                let running: f64 = runs
+                    .iter()
+                    .filter_map(|r| r.elastic.as_ref())
+                    .map(|e| e.replica_s[i] - e.replica_s_warmup.get(i).copied().unwrap_or(0.0))
+                    .sum::<f64>()
+                    / reps as f64;
+                f64::from(m.svcs[i].workers) * running
+            }
+            None => (m.svcs[i].workers * m.svcs[i].replicas) as f64 * measured,
+        };
         let sum = |f: &dyn Fn(&crate::engine::SvcStats) -> f64| {
             runs.iter().map(|r| f(&r.svcs[i])).sum::<f64>()
         };
@@ -334,15 +503,22 @@ pub(crate) fn build(
         );
     }
 
-    let failures = m
+    let failures: Vec<FailureReport> = m
         .failures
         .iter()
         .enumerate()
         .map(|(i, f)| FailureReport {
-            what: f.description.clone(),
+            what: runs[0]
+                .elastic
+                .as_ref()
+                .and_then(|e| e.failure_descriptions[i].clone())
+                .unwrap_or_else(|| f.description.clone()),
             at_s: f.at,
             end_s: f.end,
-            replicas: f.replicas.len(),
+            replicas: match &runs[0].elastic {
+                Some(e) => e.failure_replicas[i],
+                None => f.replicas.len(),
+            },
             errors: runs.iter().map(|r| r.failure_errors[i]).sum(),
         })
         .collect();
@@ -381,6 +557,7 @@ pub(crate) fn build(
         t
     });
 
+    let elastic = elasticity(s, m, &runs, node_type, &failures);
     let slo = verdict(s, &latency_ms, error_rate, completed);
     SimReport {
         scenario: s.name.clone(),
@@ -401,7 +578,137 @@ pub(crate) fn build(
         mean_in_system: in_system_area / measured / reps as f64,
         failures,
         timeline,
+        elastic,
     }
+}
+
+fn elasticity(
+    s: &Scenario,
+    m: &Model,
+    runs: &[RunStats],
+    node_type: Option<&crate::NodeType>,
+    failures: &[FailureReport],
+) -> Option<Elasticity> {
+    use crate::engine::elastic::{Scaled, Slot, Why};
+    let first = runs[0].elastic.as_ref()?;
+    let reps = runs.len() as f64;
+    let mean = |f: &dyn Fn(&crate::engine::ElasticStats) -> f64| {
+        runs.iter()
+            .filter_map(|r| r.elastic.as_ref())
+            .map(f)
+            .sum::<f64>()
+            / reps
+    };
+    let bucket_s = runs[0].bucket_s;
+    let n = runs[0].buckets.len();
+    let services = s
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, sv)| {
+            let col = |k: usize| first.services[i].iter().map(|v| v[k]).collect();
+            (
+                sv.name.clone(),
+                ServiceCapacity {
+                    replica_hours: mean(&|e| e.replica_s[i]) / 3600.0,
+                    desired: col(0),
+                    in_service: col(1),
+                    provisioning: col(2),
+                    starting: col(3),
+                },
+            )
+        })
+        .collect();
+    let nodes = m.elastic.as_ref().and_then(|e| e.nodes.as_ref()).map(|_| {
+        let ty = node_type.expect("a provider has a node type");
+        let node_hours = mean(&|e| e.node_s) / 3600.0;
+        NodeCapacity {
+            instance_type: ty.name.clone(),
+            usd_per_hour: ty.usd_per_hour,
+            node_hours,
+            cost_usd: node_hours * ty.usd_per_hour,
+            peak: first.peak_nodes,
+            up: first.nodes.iter().map(|v| v[0]).collect(),
+            provisioning: first.nodes.iter().map(|v| v[1]).collect(),
+        }
+    });
+    let events = first
+        .events
+        .iter()
+        .map(|e| ScalingEvent {
+            at_s: e.t,
+            service: match e.what {
+                Scaled::Service(i) => Some(s.services[i as usize].name.clone()),
+                Scaled::Nodes => None,
+            },
+            from: e.from,
+            to: e.to,
+            cause: match e.why.clone() {
+                Why::Out {
+                    metric,
+                    value,
+                    threshold,
+                } => Cause::ScaleOut {
+                    metric,
+                    value,
+                    threshold,
+                },
+                Why::In {
+                    metric,
+                    value,
+                    threshold,
+                } => Cause::ScaleIn {
+                    metric,
+                    value,
+                    threshold,
+                },
+                Why::Schedule { action, min, max } => Cause::Schedule { action, min, max },
+                Why::Failure { failure } => Cause::Failure {
+                    failure: failure as usize,
+                    what: failures
+                        .get(failure as usize)
+                        .map(|f| f.what.clone())
+                        .unwrap_or_default(),
+                },
+                Why::Capacity {
+                    pending,
+                    reservation_pct,
+                } => Cause::Capacity {
+                    pending,
+                    reservation_pct,
+                },
+                Why::Idle { reservation_pct } => Cause::Idle { reservation_pct },
+            },
+        })
+        .collect();
+    let replicas = first
+        .changes
+        .iter()
+        .map(|&(t, r, state)| {
+            let svc = m.replica_svc[r as usize] as usize;
+            ReplicaChange {
+                at_s: t,
+                service: s.services[svc].name.clone(),
+                replica: r - m.svcs[svc].first_replica,
+                state: match state {
+                    Slot::Off => ReplicaState::Stopped,
+                    Slot::Pending => ReplicaState::Provisioning,
+                    Slot::Starting => ReplicaState::Starting,
+                    Slot::InService => ReplicaState::InService,
+                    Slot::Draining => ReplicaState::Draining,
+                    Slot::Dead => ReplicaState::Failed,
+                },
+            }
+        })
+        .collect();
+    Some(Elasticity {
+        replicas,
+        start_s: (0..n).map(|k| m.warmup + k as f64 * bucket_s).collect(),
+        interval_s: bucket_s,
+        services,
+        nodes,
+        events,
+    })
 }
 
 fn verdict(s: &Scenario, lat: &Latency, error_rate: f64, completed: u64) -> SloReport {
