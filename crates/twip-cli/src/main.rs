@@ -29,6 +29,7 @@ macro_rules! outln {
 }
 
 mod apply;
+mod load;
 mod plan;
 mod policy;
 mod report;
@@ -62,6 +63,8 @@ enum Command {
     Destroy(apply::DestroyArgs),
     /// Write the scale-out report (HTML, Markdown, SVG/PNG charts) for plans or scenarios.
     Report(report::ReportArgs),
+    /// Send open-loop HTTP load (Poisson or a scenario's profile); latency from each request's intended start.
+    Load(load::LoadArgs),
 }
 
 /// Output format.
@@ -142,5 +145,6 @@ fn run(cli: Cli) -> CmdResult {
         Command::Status(args) => apply::status(args),
         Command::Destroy(args) => apply::destroy(args),
         Command::Report(args) => report::run(args),
+        Command::Load(args) => load::run(args),
     }
 }
