@@ -26,7 +26,8 @@ pub struct SimulateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Include per-interval series (rate, latency percentiles, errors) in the JSON.
+    /// Per-interval series (rate, latency percentiles, errors; replicas and
+    /// nodes when capacity is elastic): in the JSON, or as a table.
     #[arg(long)]
     pub timeline: bool,
     /// Simulate only this long (e.g. "2h") instead of the scenario's duration.
@@ -69,7 +70,13 @@ pub fn run(args: SimulateArgs) -> CmdResult {
             }
         }
     };
+    // A capacity provider's nodes are sized and priced from the catalog.
+    let node_type = match twip_plan::node_type(&scenario) {
+        Ok(t) => t,
+        Err(e) => return err(e),
+    };
     let opts = Options {
+        node_type,
         layout,
         seed: args.seed,
         replications: args.replications,
@@ -215,6 +222,12 @@ fn table(r: &SimReport) -> String {
             );
         }
     }
+    if let Some(e) = &r.elastic {
+        elastic_table(&mut o, e);
+    }
+    if let Some(t) = &r.timeline {
+        timeline_table(&mut o, t, r.elastic.as_ref());
+    }
     let _ = writeln!(o);
     if r.slo.met {
         let _ = writeln!(o, "SLO: met");
@@ -222,4 +235,172 @@ fn table(r: &SimReport) -> String {
         let _ = writeln!(o, "SLO: NOT met: {}", r.slo.violations.join("; "));
     }
     o
+}
+
+/// Simulated time as `15h02m` (or `47s`, `3m20s`).
+fn hms(t: f64) -> String {
+    let s = t.round() as u64;
+    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
+    match (h, m, sec) {
+        (0, 0, x) => format!("{x}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, x) => format!("{m}m{x:02}s"),
+        (h, m, 0) => format!("{h}h{m:02}m"),
+        (h, m, x) => format!("{h}h{m:02}m{x:02}s"),
+    }
+}
+
+fn metric(m: twip_model::elastic::Metric) -> &'static str {
+    match m {
+        twip_model::elastic::Metric::Cpu => "cpu",
+        twip_model::elastic::Metric::RequestsPerReplica => "requests per replica",
+        twip_model::elastic::Metric::InFlightPerReplica => "in flight per replica",
+    }
+}
+
+/// Why a count changed, in words.
+fn cause(c: &twip_sim::Cause) -> String {
+    use twip_sim::Cause;
+    match c {
+        Cause::ScaleOut {
+            metric: m,
+            value,
+            threshold,
+        } => format!(
+            "{} {value:.3} above {threshold} (scale-out alarm)",
+            metric(*m)
+        ),
+        Cause::ScaleIn {
+            metric: m,
+            value,
+            threshold,
+        } => format!(
+            "{} {value:.3} below {threshold:.3} (scale-in alarm)",
+            metric(*m)
+        ),
+        Cause::Schedule { action, min, max } => {
+            let mut b = Vec::new();
+            if let Some(x) = min {
+                b.push(format!("min {x}"));
+            }
+            if let Some(x) = max {
+                b.push(format!("max {x}"));
+            }
+            format!("scheduled action {} sets {}", action + 1, b.join(", "))
+        }
+        Cause::Failure { what, .. } => format!("replacing what {what} took"),
+        Cause::Capacity {
+            pending,
+            reservation_pct,
+            target_pct,
+        } => {
+            let r = if reservation_pct.is_finite() {
+                format!("{reservation_pct:.0} %")
+            } else {
+                "unbounded".into()
+            };
+            let wait = match pending {
+                0 => String::new(),
+                1 => "1 replica waits for a node, ".into(),
+                n => format!("{n} replicas wait for a node, "),
+            };
+            format!("{wait}reservation {r} above the target {target_pct} %")
+        }
+        Cause::Idle { reservation_pct } => {
+            format!("empty nodes, reservation {reservation_pct:.0} % for 15 minutes")
+        }
+    }
+}
+
+/// The elastic capacity: what each service ran, the nodes and their cost,
+/// every scaling event.
+fn elastic_table(o: &mut String, e: &twip_sim::Elasticity) {
+    use std::fmt::Write;
+    let _ = writeln!(o);
+    let _ = writeln!(o, "elastic capacity:");
+    for (name, c) in &e.services {
+        let lo = c.desired.iter().min().copied().unwrap_or(0);
+        let hi = c.desired.iter().max().copied().unwrap_or(0);
+        let _ = writeln!(
+            o,
+            "  {name}: {lo} to {hi} replicas, {:.1} replica-hours",
+            c.replica_hours
+        );
+    }
+    match &e.nodes {
+        Some(n) => {
+            let _ = writeln!(
+                o,
+                "  nodes ({}): up to {}, {:.1} node-hours, ${:.2} for the run at ${}/h",
+                n.instance_type, n.peak, n.node_hours, n.cost_usd, n.usd_per_hour
+            );
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "  nodes: no capacity provider ([infrastructure.autoscaling]): capacity is no \
+                 constraint, and has no node cost of its own"
+            );
+        }
+    }
+    let changes: Vec<_> = e.events.iter().collect();
+    let _ = writeln!(o, "scaling events: {}", changes.len());
+    for x in changes {
+        let what = x.service.as_deref().unwrap_or("nodes");
+        let count = if x.from == x.to {
+            format!("{}", x.to)
+        } else {
+            format!("{} -> {}", x.from, x.to)
+        };
+        let _ = writeln!(
+            o,
+            "  {:>9}  {:<12} {:>9}  {}",
+            hms(x.at_s),
+            what,
+            count,
+            cause(&x.cause)
+        );
+    }
+}
+
+/// Per interval: rate, p99, errors, and the replicas and nodes of the moment.
+fn timeline_table(o: &mut String, t: &twip_sim::Timeline, e: Option<&twip_sim::Elasticity>) {
+    use std::fmt::Write;
+    let _ = writeln!(o);
+    let mut head = format!(
+        "{:>9} {:>9} {:>9} {:>8}",
+        "from", "req/s", "p99 ms", "errors"
+    );
+    if let Some(e) = e {
+        for name in e.services.keys() {
+            let _ = write!(head, " {:>12}", format!("{name} in/want"));
+        }
+        if e.nodes.is_some() {
+            let _ = write!(head, " {:>9}", "nodes");
+        }
+    }
+    let _ = writeln!(o, "{head}");
+    for k in 0..t.start_s.len() {
+        let _ = write!(
+            o,
+            "{:>9} {:>9.1} {:>9} {:>8.0}",
+            hms(t.start_s[k]),
+            t.rps[k],
+            ms(t.p99_ms[k]),
+            t.errors[k]
+        );
+        if let Some(e) = e {
+            for c in e.services.values() {
+                let _ = write!(
+                    o,
+                    " {:>12}",
+                    format!("{}/{}", c.in_service[k], c.desired[k])
+                );
+            }
+            if let Some(n) = &e.nodes {
+                let _ = write!(o, " {:>9}", n.up[k] + n.provisioning[k]);
+            }
+        }
+        let _ = writeln!(o);
+    }
 }

@@ -89,6 +89,16 @@ fn edit_range(from: usize, to: usize, text: &str) -> String {
     out.join("\n") + "\n"
 }
 
+/// BASE with the app's autoscaling table (`body`) after its service time.
+fn auto(body: &str) -> String {
+    edit(
+        26,
+        &format!(
+            "service_time = {{ dist = \"gamma\", mean_ms = 20, cv = 0.5 }}\n[service.autoscaling]\n{body}"
+        ),
+    )
+}
+
 /// What a row expects: the line, the field path (`None` for a TOML syntax
 /// error) and words the message must contain.
 struct Want {
@@ -289,6 +299,40 @@ fn validation_rows() -> Vec<(&'static str, String, Want)> {
             want(52, "slo.max_error_rate", &["expected a fraction between 0 and 1, got 2"])),
         ("survive a replica", edit(53, r#"survive = ["node", "replica"]"#),
             want(53, "slo.survive", &["expected \"node\" and/or \"zone\""])),
+        // ---- elastic capacity (line 26 becomes the service time and, from
+        // line 27, the app's autoscaling tables)
+        ("autoscaling min above max", auto("min = 5\nmax = 2\nmetric = \"cpu\"\ntarget = 0.5"),
+            want(28, "service[1].autoscaling.min", &["must be at most max (2), got 5"])),
+        ("cpu target above 1", auto("min = 1\nmax = 4\nmetric = \"cpu\"\ntarget = 1.5"),
+            want(31, "service[1].autoscaling.target", &["expected at most 1, got 1.5"])),
+        ("neither target nor steps", auto("min = 1\nmax = 4\nmetric = \"cpu\""),
+            want(27, "service[1].autoscaling", &["needs target = NUMBER (target tracking) or steps"])),
+        ("target and steps", auto("min = 1\nmax = 4\nmetric = \"cpu\"\ntarget = 0.5\nsteps = [{ above = 0.8, add = 2 }]"),
+            want(32, "service[1].autoscaling.steps", &["either target (target tracking) or steps"])),
+        ("a step with both bounds", auto("min = 1\nmax = 4\nmetric = \"cpu\"\nsteps = [{ above = 0.8, below = 0.2, add = 2 }]"),
+            want(31, "service[1].autoscaling.steps[0]", &["exactly one of above (scale out) or below (scale in)"])),
+        ("period not CloudWatch's", auto("min = 1\nmax = 4\nmetric = \"cpu\"\ntarget = 0.5\nperiod = \"45s\""),
+            want(32, "service[1].autoscaling.period", &["expected 10s, 20s or 30s"])),
+        ("alarm datapoints above periods", auto("min = 1\nmax = 4\nmetric = \"cpu\"\ntarget = 0.5\nscale_out_alarm = { datapoints = 4, periods = 3 }"),
+            want(32, "service[1].autoscaling.scale_out_alarm.datapoints", &["expected 1 to periods (3), got 4"])),
+        ("autoscaling max above the limit", auto("min = 1\nmax = 20000\nmetric = \"cpu\"\ntarget = 0.5"),
+            want(29, "service[1].autoscaling.max", &["at most 10000 (got 20000)"])),
+        ("schedule without autoscaling", edit(26, "service_time = { dist = \"gamma\", mean_ms = 20, cv = 0.5 }\n[[service.schedule]]\nat = \"1h\"\nmin = 3"),
+            want(27, "service[1].schedule", &["scheduled actions move the bounds of [service.autoscaling]"])),
+        ("schedule at an impossible time of day", auto("min = 1\nmax = 4\nmetric = \"cpu\"\ntarget = 0.5\n[[service.schedule]]\ndaily = \"25:00\"\nmax = 2"),
+            want(33, "service[1].schedule[0].daily", &["expected a UTC time of day such as \"14:45\", got \"25:00\""])),
+        ("schedule after the end", auto("min = 1\nmax = 4\nmetric = \"cpu\"\ntarget = 0.5\n[[service.schedule]]\nat = \"3h\"\nmax = 2"),
+            want(33, "service[1].schedule[0].at", &["fires after the scenario ends"])),
+        ("schedule setting nothing", auto("min = 1\nmax = 4\nmetric = \"cpu\"\ntarget = 0.5\n[[service.schedule]]\nat = \"1h\""),
+            want(32, "service[1].schedule[0]", &["sets min and/or max"])),
+        ("start delay unreadable", edit(26, "service_time = { dist = \"gamma\", mean_ms = 20, cv = 0.5 }\nstart_delay = \"soon\""),
+            want(27, "service[1].start_delay", &["expected a duration"])),
+        ("drain above a day", edit(26, "service_time = { dist = \"gamma\", mean_ms = 20, cv = 0.5 }\ndrain = \"2d\""),
+            want(27, "service[1].drain", &["at most 86400 (got 172800)"])),
+        ("node target capacity above 100", edit(57, "max_nodes = 10\n[infrastructure.autoscaling]\nmax_nodes = 5\ntarget_capacity = 150"),
+            want(60, "infrastructure.autoscaling.target_capacity", &["expected a percent in (0, 100], got 150"])),
+        ("node minimum above maximum", edit(57, "max_nodes = 10\n[infrastructure.autoscaling]\nmin_nodes = 6\nmax_nodes = 5"),
+            want(59, "infrastructure.autoscaling.min_nodes", &["must be at most max_nodes (5), got 6"])),
         // ---- placement
         ("empty policy", edit(60, r#"policy = "  ""#),
             want(60, "placement.policy", &["expected a built-in policy name or a path to a .wasm plugin"])),
@@ -327,6 +371,8 @@ fn shape_rows() -> Vec<(&'static str, String, Want)> {
             want(26, "service[1].service_time.mean_ms", &["expected a number, found the string \"twenty\""])),
         ("unknown dist", edit(26, r#"service_time = { dist = "weibull", mean_ms = 20 }"#),
             want(26, "service[1].service_time.dist", &["expected one of \"exponential\", \"constant\", \"lognormal\", \"gamma\" or \"empirical\", found the string \"weibull\""])),
+        ("unknown metric", auto("min = 1\nmax = 4\nmetric = \"memory\"\ntarget = 0.5"),
+            want(30, "service[1].autoscaling.metric", &["expected one of \"cpu\", \"requests_per_replica\" or \"in_flight_per_replica\", found the string \"memory\""])),
         ("unknown balancer", edit(13, r#"balancer = "fastest""#),
             want(13, "service[0].balancer", &["expected one of \"round_robin\", \"least_connections\" or \"random\", found the string \"fastest\""])),
         ("routing a number", edit(12, "routing = 3"),

@@ -83,6 +83,16 @@ pub enum InfraError {
         /// The region.
         region: String,
     },
+    /// The capacity provider's instance type is not among the allowed ones.
+    #[error("{}: [infrastructure.autoscaling] instance_type {name:?} is not an allowed, priced type (allowed: {})", scenario.display(), known.join(", "))]
+    ProviderType {
+        /// Scenario file.
+        scenario: PathBuf,
+        /// The type asked for.
+        name: String,
+        /// The allowed types.
+        known: Vec<String>,
+    },
     /// No instance type at all is priced in the region.
     #[error("catalog {} has no instance type priced in {region}", catalog.display())]
     NothingPriced {
@@ -175,4 +185,35 @@ pub fn infra(s: &Scenario) -> Result<Infra, PlanError> {
         types,
         catalog: format!("{} (prices as of {})", cat.name, cat.prices_as_of),
     })
+}
+
+/// The size and price of the capacity provider's nodes
+/// (`[infrastructure.autoscaling]`), for the simulator; `None` when the
+/// scenario has no capacity provider. The type is the provider's
+/// `instance_type`, else the first allowed one.
+pub fn node_type(s: &Scenario) -> Result<Option<twip_sim::NodeType>, PlanError> {
+    let Some(ns) = &s.infrastructure.autoscaling else {
+        return Ok(None);
+    };
+    let infra = infra(s)?;
+    let found = match &ns.instance_type {
+        None => infra.types.first(),
+        Some(name) => infra.types.iter().find(|(t, _)| t.name == *name),
+    };
+    let Some((t, price)) = found else {
+        return Err(InfraError::ProviderType {
+            scenario: s.path.clone(),
+            name: ns.instance_type.clone().unwrap_or_default(),
+            known: infra.types.iter().map(|(t, _)| t.name.clone()).collect(),
+        }
+        .into());
+    };
+    // What a placement may count on, as the planner's node shapes.
+    let shape = crate::request::NodeShape::of(t);
+    Ok(Some(twip_sim::NodeType {
+        name: t.name.clone(),
+        vcpu: f64::from(shape.cpu_millis) / 1000.0,
+        memory_mb: f64::from(shape.memory_mib),
+        usd_per_hour: *price,
+    }))
 }

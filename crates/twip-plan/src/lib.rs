@@ -63,7 +63,7 @@ pub use twip_sim::sizing::{self, Sizing};
 
 pub use candidate::LEVELS;
 pub use explain::{Binding, Rejection};
-pub use infra::{infra, Infra, InfraError};
+pub use infra::{infra, node_type, Infra, InfraError};
 pub use verify::{Case, CaseResult, Window};
 
 /// Why the planner could not run (bad input); "no plan meets the SLOs" is
@@ -116,6 +116,18 @@ pub enum PlanError {
     /// The scenario does not say enough to plan.
     #[error("{0}")]
     Input(String),
+    /// The scenario's capacity is elastic; the planner sizes fixed fleets.
+    #[error(
+        "{}: twip plan sizes fixed fleets and does not search autoscaling policies or capacity \
+         providers yet; `twip simulate` runs this elastic scenario, and without its \
+         [service.autoscaling] and [infrastructure.autoscaling] tables `twip plan` sizes its \
+         fixed baseline",
+        scenario.display()
+    )]
+    Elastic {
+        /// Scenario file.
+        scenario: std::path::PathBuf,
+    },
     /// A simulation could not run.
     #[error(transparent)]
     Sim(#[from] twip_sim::SimError),
@@ -210,6 +222,11 @@ pub struct Planner {
 impl Planner {
     /// Prepares a search: reads the catalog, sizes analytically, loads the policy.
     pub fn new(scenario: &Scenario, opts: &PlanOptions) -> Result<Planner, PlanError> {
+        if scenario.is_elastic() {
+            return Err(PlanError::Elastic {
+                scenario: scenario.path.clone(),
+            });
+        }
         let infra = infra(scenario)?;
         let sizing = sizing::size(scenario);
         let policy = opts

@@ -377,6 +377,7 @@ pub fn run_case(
         intervals: 100,
         progress: None,
         segments: Some(1),
+        node_type: None,
     };
     let r = match twip_sim::simulate(&v, &opts) {
         Ok(r) => r,

@@ -200,6 +200,8 @@ pub enum Cause {
         pending: u32,
         /// The provider's reservation (nodes needed ÷ nodes), in percent.
         reservation_pct: f64,
+        /// The provider's target capacity, in percent.
+        target_pct: f64,
     },
     /// Empty nodes removed after 15 minutes below the target.
     Idle {
@@ -673,9 +675,11 @@ fn elasticity(
                 Why::Capacity {
                     pending,
                     reservation_pct,
+                    target_pct,
                 } => Cause::Capacity {
                     pending,
                     reservation_pct,
+                    target_pct,
                 },
                 Why::Idle { reservation_pct } => Cause::Idle { reservation_pct },
             },

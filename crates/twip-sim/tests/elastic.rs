@@ -474,3 +474,38 @@ at = "5m"
         .collect();
     assert!(!starting.is_empty(), "{:?}", e.replicas);
 }
+
+#[test]
+fn step_scaling_adds_by_its_step_and_within_the_cooldown_only_what_a_larger_step_asks() {
+    // Step scaling on cpu: above 0.5 add 1, above 0.9 add 50 %. The step
+    // at 780 s finds the 2 replicas saturated (cpu near 1): 2 + 1 = 3
+    // (50 % of 2). Within the 5-minute cooldown a later alarm counts from
+    // the 2 the cooldown began with, so it asks for no more than 3 again
+    // and nothing changes until 1080 s.
+    let s = step_scenario(
+        r#"
+[service.autoscaling]
+min = 2
+max = 20
+metric = "cpu"
+steps = [{ above = 0.5, add = 1 }, { above = 0.9, add = 50 }]
+adjustment = "percent"
+"#,
+        "",
+    );
+    let r = run(&s, Options::default());
+    let e = elastic(&r);
+    let outs: Vec<_> = e
+        .events
+        .iter()
+        .filter(|x| matches!(x.cause, Cause::ScaleOut { .. }))
+        .collect();
+    assert_eq!((outs[0].at_s, outs[0].from, outs[0].to), (780.0, 2, 3));
+    assert!(
+        matches!(outs[0].cause, Cause::ScaleOut { threshold, .. } if threshold == 0.9),
+        "{:?}",
+        outs[0]
+    );
+    assert!(outs.len() >= 2, "{:?}", e.events);
+    assert!(outs[1].at_s >= 1080.0, "within the cooldown: {:?}", outs[1]);
+}

@@ -157,8 +157,13 @@ pub(crate) enum Why {
     },
     /// Replicas or a node replaced after failure `failure`.
     Failure { failure: u32 },
-    /// Replicas waiting for capacity (the provider's reservation in percent).
-    Capacity { pending: u32, reservation_pct: f64 },
+    /// Replicas waiting for capacity, or the provider's reservation (in
+    /// percent) above its target.
+    Capacity {
+        pending: u32,
+        reservation_pct: f64,
+        target_pct: f64,
+    },
     /// Nodes empty for 15 minutes.
     Idle { reservation_pct: f64 },
 }
@@ -176,6 +181,16 @@ pub(crate) struct Event {
 /// Per timeline interval, per service: desired, in service, waiting for
 /// capacity, starting (values at the interval's last look).
 pub(crate) type SvcSample = [u32; 4];
+
+impl ElasticStats {
+    /// Logs a change; the same change at the same time (a replacement per
+    /// victim of one failure) is logged once.
+    fn log(&mut self, e: Event) {
+        if self.events.last() != Some(&e) {
+            self.events.push(e);
+        }
+    }
+}
 
 /// What elastic capacity did in one run.
 #[derive(Debug, Clone, Default)]
@@ -698,7 +713,7 @@ impl Run<'_> {
         let st = st!(self);
         let from = st.svc[svc as usize].desired;
         st.svc[svc as usize].desired = to;
-        st.stats.events.push(Event {
+        st.stats.log(Event {
             t: now,
             what: Scaled::Service(svc),
             from,
@@ -743,7 +758,7 @@ impl Run<'_> {
             self.set_desired(svc, to, why);
         } else {
             let now = self.now;
-            st.stats.events.push(Event {
+            st.stats.log(Event {
                 t: now,
                 what: Scaled::Service(svc),
                 from: to,
@@ -964,7 +979,8 @@ impl Run<'_> {
                             let node = &st.nodes[n as usize];
                             format!("node {} ({})", node.id, em!(self).zones[node.zone as usize])
                         };
-                        self.fail_node(n, i);
+                        let replace = self.fail_node(n, i);
+                        self.replace_nodes(u32::from(replace), i);
                         d
                     }
                     None => "node (none up)".to_string(),
@@ -989,21 +1005,26 @@ impl Run<'_> {
                         x.zone as usize == z && x.state != NodeState::Gone
                     })
                     .collect();
+                let mut replace = 0;
                 for n in victims {
-                    self.fail_node(n, i);
+                    replace += u32::from(self.fail_node(n, i));
                 }
+                self.replace_nodes(replace, i);
                 format!("zone {}", em!(self).zones[z])
             }
         };
         st!(self).stats.failure_descriptions[i] = Some(description);
     }
 
-    fn fail_node(&mut self, n: u32, i: usize) {
+    /// Node `n` fails: its replicas die; a capacity provider's group
+    /// terminates it. True when the group is to launch a replacement.
+    #[must_use]
+    fn fail_node(&mut self, n: u32, i: usize) -> bool {
         let st = st!(self);
         st.failure_nodes[i].push(n);
         st.nodes[n as usize].failed += 1;
         if st.nodes[n as usize].failed > 1 {
-            return;
+            return false;
         }
         let victims: Vec<u32> = (0..st.slot.len() as u32)
             .filter(|&r| {
@@ -1022,16 +1043,26 @@ impl Run<'_> {
             let now = self.now;
             let st = st!(self);
             let was = std::mem::replace(&mut st.nodes[n as usize].state, NodeState::Gone);
-            st.node_area.add(now, -1.0);
-            if was == NodeState::Provisioning || was == NodeState::Up {
-                let count = st
-                    .nodes
-                    .iter()
-                    .filter(|x| x.state != NodeState::Gone)
-                    .count() as u32;
-                self.launch(1, count, Why::Failure { failure: i as u32 });
+            if was != NodeState::Gone {
+                st.node_area.add(now, -1.0);
+                return true;
             }
         }
+        false
+    }
+
+    /// The group launches one node for each it terminated.
+    fn replace_nodes(&mut self, k: u32, i: usize) {
+        if k == 0 {
+            return;
+        }
+        let st = st!(self);
+        let count = st
+            .nodes
+            .iter()
+            .filter(|x| x.state != NodeState::Gone)
+            .count() as u32;
+        self.launch(k, count, Why::Failure { failure: i as u32 });
     }
 
     /// A failure kills replica `r`'s task; the balancer notices after its
@@ -1065,7 +1096,7 @@ impl Run<'_> {
         if !draining {
             self.reconcile(svc);
             let now = self.now;
-            st!(self).stats.events.push(Event {
+            st!(self).stats.log(Event {
                 t: now,
                 what: Scaled::Service(svc),
                 from: before,
@@ -1152,6 +1183,7 @@ impl Run<'_> {
                 Why::Capacity {
                     pending,
                     reservation_pct,
+                    target_pct: ns.target_capacity,
                 },
             );
         } else if want < current {
@@ -1171,7 +1203,7 @@ impl Run<'_> {
                         st.node_area.add(now, -1.0);
                     }
                     let to = current - empty.len() as u32;
-                    st.stats.events.push(Event {
+                    st.stats.log(Event {
                         t: now,
                         what: Scaled::Nodes,
                         from: current,
@@ -1202,7 +1234,7 @@ impl Run<'_> {
         let st = st!(self);
         let alive = st.node_area.now as u32;
         st.stats.peak_nodes = st.stats.peak_nodes.max(alive);
-        st.stats.events.push(Event {
+        st.stats.log(Event {
             t: now,
             what: Scaled::Nodes,
             from: current,
