@@ -119,6 +119,104 @@ fn twip_scenarios_simulate_a_slice_each() {
     }
 }
 
+#[test]
+fn an_elastic_scenario_prints_its_scaling_and_the_planner_refuses_it() {
+    let path = "scenarios/twip/worldwide-elastic.toml";
+    // The first 20 minutes: the app tier starts below the night's load and
+    // scales out after three periods above target, and the nodes follow.
+    let o = twip(&["simulate", path, "--duration", "20m", "--format", "json"]);
+    assert!(matches!(o.status.code(), Some(0 | 2)), "{}", stderr(&o));
+    let v = json(&o);
+    let e = &v["elastic"];
+    let events = e["events"].as_array().expect("events");
+    let first = &events[0];
+    assert_eq!(first["at_s"], 180.0, "{first}");
+    assert_eq!(first["service"], "app");
+    assert_eq!(first["cause"]["kind"], "scale_out");
+    assert!(events.iter().any(|x| x["service"].is_null()), "no node event");
+    let nodes = &e["nodes"];
+    assert_eq!(nodes["instance_type"], "c5.xlarge");
+    let cost = nodes["cost_usd"].as_f64().unwrap();
+    let hours = nodes["node_hours"].as_f64().unwrap();
+    assert!(hours > 0.0 && (cost - hours * nodes["usd_per_hour"].as_f64().unwrap()).abs() < 1e-6);
+    // The table says the same in words.
+    let table = twip(&["simulate", path, "--duration", "20m"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("scaling events:"), "{text}");
+    assert!(text.contains("3m  app") && text.contains("(scale-out alarm)"), "{text}");
+    assert!(text.contains("nodes (c5.xlarge): up to"), "{text}");
+    // Fixed scenarios have no elastic part in their JSON.
+    let fixed = json(&twip(&[
+        "simulate",
+        "scenarios/twip/training.toml",
+        "--duration",
+        "20m",
+        "--format",
+        "json",
+    ]));
+    assert!(fixed.get("elastic").is_none());
+    // The planner sizes fixed fleets and says so.
+    let p = twip(&["plan", path]);
+    assert_eq!(p.status.code(), Some(1), "{}", stderr(&p));
+    assert!(
+        stderr(&p).contains("worldwide-elastic.toml: twip plan sizes fixed fleets"),
+        "{}",
+        stderr(&p)
+    );
+}
+
+/// The elastic worldwide day; run by .ci/run in release with the other days.
+#[test]
+#[ignore = "simulates a whole elastic day; run by .ci/run in release"]
+fn the_elastic_worldwide_day_follows_demand_and_costs_less_than_the_fixed_fleet() {
+    let o = twip(&[
+        "simulate",
+        "scenarios/twip/worldwide-elastic.toml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "SLO should hold: {}", stderr(&o));
+    let v = json(&o);
+    let e = &v["elastic"];
+    let events = e["events"].as_array().unwrap();
+    // The scheduled floor before the launch (14h40m) and after it (15h20m).
+    let sched: Vec<f64> = events
+        .iter()
+        .filter(|x| x["cause"]["kind"] == "schedule")
+        .map(|x| x["at_s"].as_f64().unwrap())
+        .collect();
+    assert_eq!(sched, vec![52_800.0, 55_200.0]);
+    let raised = events
+        .iter()
+        .find(|x| x["at_s"] == 52_800.0 && x["service"] == "app")
+        .unwrap();
+    assert_eq!(raised["to"], 80);
+    // Both failures are replaced, and the zone's nodes by the provider.
+    for what in ["node node-0", "zone us-east-1a"] {
+        assert!(
+            events
+                .iter()
+                .any(|x| x["cause"]["kind"] == "failure"
+                    && x["cause"]["what"].as_str().unwrap().starts_with(what)),
+            "{what} not replaced"
+        );
+    }
+    // The app's replicas follow the day: the busiest interval has at least
+    // twice the quietest's.
+    let app: Vec<u64> = e["services"]["app"]["in_service"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
+    let (lo, hi) = (app.iter().min().unwrap(), app.iter().max().unwrap());
+    assert!(*hi >= 2 * lo, "{lo} .. {hi}");
+    // A day of the fixed worldwide plan: 85 c5.large, $5,274 a month, is
+    // $173 a day; the elastic day must cost less.
+    let cost = e["nodes"]["cost_usd"].as_f64().unwrap();
+    assert!(cost > 0.0 && cost < 5274.0 / 730.0 * 24.0, "cost {cost}");
+}
+
 /// The whole simulated days; `cargo test --release -p twip-cli --test e2e -- --ignored cli::`.
 #[test]
 #[ignore = "simulates three whole days; run by .ci/run in release"]
