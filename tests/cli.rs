@@ -133,7 +133,10 @@ fn an_elastic_scenario_prints_its_scaling_and_the_planner_refuses_it() {
     assert_eq!(first["at_s"], 180.0, "{first}");
     assert_eq!(first["service"], "app");
     assert_eq!(first["cause"]["kind"], "scale_out");
-    assert!(events.iter().any(|x| x["service"].is_null()), "no node event");
+    assert!(
+        events.iter().any(|x| x["service"].is_null()),
+        "no node event"
+    );
     let nodes = &e["nodes"];
     assert_eq!(nodes["instance_type"], "c5.xlarge");
     let cost = nodes["cost_usd"].as_f64().unwrap();
@@ -143,7 +146,10 @@ fn an_elastic_scenario_prints_its_scaling_and_the_planner_refuses_it() {
     let table = twip(&["simulate", path, "--duration", "20m"]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("scaling events:"), "{text}");
-    assert!(text.contains("3m  app") && text.contains("(scale-out alarm)"), "{text}");
+    assert!(
+        text.contains("3m  app") && text.contains("(scale-out alarm)"),
+        "{text}"
+    );
     assert!(text.contains("nodes (c5.xlarge): up to"), "{text}");
     // Fixed scenarios have no elastic part in their JSON.
     let fixed = json(&twip(&[
@@ -194,10 +200,8 @@ fn the_elastic_worldwide_day_follows_demand_and_costs_less_than_the_fixed_fleet(
     // Both failures are replaced, and the zone's nodes by the provider.
     for what in ["node node-0", "zone us-east-1a"] {
         assert!(
-            events
-                .iter()
-                .any(|x| x["cause"]["kind"] == "failure"
-                    && x["cause"]["what"].as_str().unwrap().starts_with(what)),
+            events.iter().any(|x| x["cause"]["kind"] == "failure"
+                && x["cause"]["what"].as_str().unwrap().starts_with(what)),
             "{what} not replaced"
         );
     }

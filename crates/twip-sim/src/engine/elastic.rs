@@ -365,10 +365,7 @@ impl Run<'_> {
                     }
                     Some(_) => match self.find_node(svc as u32) {
                         Some(n) => n,
-                        None => {
-                            let n = self.new_node(NodeState::Up);
-                            n
-                        }
+                        None => self.new_node(NodeState::Up),
                     },
                 };
                 self.assign(r, node);
