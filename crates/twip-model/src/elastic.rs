@@ -228,66 +228,64 @@ impl Cx<'_> {
         self.check(a.min <= a.max, &f.key("min"), || {
             format!("must be at most max ({}), got {}", a.max, a.min)
         })?;
-        let rule = match (a.target, a.steps.is_empty()) {
-            (Some(target), true) => {
-                self.check(target.is_finite() && target > 0.0, &f.key("target"), || {
-                    format!("expected a positive number, got {target}")
-                })?;
-                if a.metric == Metric::Cpu {
-                    self.check(target <= 1.0, &f.key("target"), || {
-                        format!(
+        let rule =
+            match (a.target, a.steps.is_empty()) {
+                (Some(target), true) => {
+                    self.check(target.is_finite() && target > 0.0, &f.key("target"), || {
+                        format!("expected a positive number, got {target}")
+                    })?;
+                    if a.metric == Metric::Cpu {
+                        self.check(target <= 1.0, &f.key("target"), || {
+                            format!(
                             "cpu is a fraction of the workers: expected at most 1, got {target}"
                         )
+                        })?;
+                    }
+                    self.check(a.adjustment.is_none(), &f.key("adjustment"), || {
+                        "adjustment is for step scaling (steps = [...]), not target tracking".into()
                     })?;
+                    Rule::TargetTracking { target }
                 }
-                self.check(a.adjustment.is_none(), &f.key("adjustment"), || {
-                    "adjustment is for step scaling (steps = [...]), not target tracking".into()
-                })?;
-                Rule::TargetTracking { target }
-            }
-            (None, false) => {
-                let mut steps = Vec::new();
-                for (k, s) in a.steps.iter().enumerate() {
-                    let fs = f.key("steps").index(k);
-                    let bound =
-                        match (s.above, s.below) {
+                (None, false) => {
+                    let mut steps = Vec::new();
+                    for (k, s) in a.steps.iter().enumerate() {
+                        let fs = f.key("steps").index(k);
+                        let bound = match (s.above, s.below) {
                             (Some(x), None) | (None, Some(x)) => x,
                             _ => return Err(self.err(
                                 &fs,
                                 "a step needs exactly one of above (scale out) or below (scale in)",
                             )),
                         };
-                    self.check(bound.is_finite() && bound >= 0.0, &fs, || {
-                        format!("expected a metric value >= 0, got {bound}")
-                    })?;
-                    self.check(s.add.is_finite(), &fs.key("add"), || {
-                        format!("expected a number, got {}", s.add)
-                    })?;
-                    steps.push(Step {
-                        above: s.above,
-                        below: s.below,
-                        add: s.add,
-                    });
+                        self.check(bound.is_finite() && bound >= 0.0, &fs, || {
+                            format!("expected a metric value >= 0, got {bound}")
+                        })?;
+                        self.check(s.add.is_finite(), &fs.key("add"), || {
+                            format!("expected a number, got {}", s.add)
+                        })?;
+                        steps.push(Step {
+                            above: s.above,
+                            below: s.below,
+                            add: s.add,
+                        });
+                    }
+                    Rule::Steps {
+                        steps,
+                        adjustment: a.adjustment.unwrap_or(Adjustment::Change),
+                    }
                 }
-                Rule::Steps {
-                    steps,
-                    adjustment: a.adjustment.unwrap_or(Adjustment::Change),
+                (Some(_), false) => {
+                    return Err(self.err(
+                        &f.key("steps"),
+                        "give either target (target tracking) or steps (step scaling), not both",
+                    ))
                 }
-            }
-            (Some(_), false) => {
-                return Err(self.err(
-                    &f.key("steps"),
-                    "give either target (target tracking) or steps (step scaling), not both",
-                ))
-            }
-            (None, true) => {
-                return Err(self.err(
+                (None, true) => return Err(self.err(
                     f,
                     "needs target = NUMBER (target tracking) or steps = [{ above = …, add = … }] \
                      (step scaling)",
-                ))
-            }
-        };
+                )),
+            };
         let period_s = self.seconds_or(&f.key("period"), &a.period, 60.0)?;
         self.check(
             [10.0, 20.0, 30.0].contains(&period_s)
