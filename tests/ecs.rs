@@ -313,6 +313,7 @@ fn apply_creates_everything_and_a_second_apply_changes_nothing() {
     let t = tags(&app["tags"]);
     assert_eq!(t["twip.env"], env.name);
     assert_eq!(t["twip.service"], "app");
+    assert_eq!(t["twip.managed"], "true");
     assert!(app["taskDefinition"]
         .as_str()
         .unwrap()
@@ -329,6 +330,7 @@ fn apply_creates_everything_and_a_second_apply_changes_nothing() {
     assert_eq!(c["portMappings"][0]["containerPort"], 8080);
     assert_eq!(c["healthCheck"]["command"][1], "/twip-testapp");
     assert_eq!(tags(&td["tags"])["twip.env"], env.name);
+    assert_eq!(tags(&td["tags"])["twip.managed"], "true");
 
     // A second apply converges: no change, no new revision.
     let o = env.apply(&p, &[]);
@@ -390,7 +392,7 @@ fn a_service_the_plan_no_longer_has_is_removed() {
     ecs(
         "CreateService",
         json!({"cluster": env.cluster, "serviceName": old, "taskDefinition": format!("{}-lb", env.name),
-               "desiredCount": 2, "tags": [{"key": "twip.env", "value": env.name}, {"key": "twip.service", "value": "old"}]}),
+               "desiredCount": 2, "tags": [{"key": "twip.env", "value": env.name}, {"key": "twip.service", "value": "old"}, {"key": "twip.managed", "value": "true"}]}),
     );
     let o = env.apply(&p, &["--dry-run"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -407,6 +409,43 @@ fn a_service_the_plan_no_longer_has_is_removed() {
     assert!(!env.services().contains_key(&old));
     assert_eq!(env.services().len(), 3);
     ok(&env.destroy());
+}
+
+#[test]
+#[ignore = "needs moto's ECS server: TWIP_ECS_ENDPOINT"]
+fn a_stray_env_tag_is_not_ownership() {
+    let env = Env::new("stray");
+    let p = plan("stray", "spread", 2);
+    ok(&env.apply(&p, &[]));
+    // Services carrying some of twip's tags, not all: env only, and env
+    // and service without the twip.managed marker.
+    let partial = [
+        ("foreign-env", json!([{"key": "twip.env", "value": env.name}])),
+        (
+            "foreign-service",
+            json!([{"key": "twip.env", "value": env.name}, {"key": "twip.service", "value": "old"}]),
+        ),
+    ];
+    for (name, tags) in &partial {
+        ecs(
+            "CreateService",
+            json!({"cluster": env.cluster, "serviceName": name, "taskDefinition": format!("{}-lb", env.name),
+                   "desiredCount": 1, "tags": tags}),
+        );
+    }
+    let o = env.apply(&p, &[]);
+    ok(&o);
+    assert!(!text(&o).contains("foreign-"), "{}", text(&o));
+    let o = env.destroy();
+    ok(&o);
+    assert!(!text(&o).contains("foreign-"), "{}", text(&o));
+    let left = env.services();
+    for (name, _) in &partial {
+        assert_eq!(
+            left[*name]["desiredCount"], 1,
+            "{name} survived apply and destroy: {left:?}"
+        );
+    }
 }
 
 #[test]
@@ -573,7 +612,11 @@ fn destroy_removes_twips_objects_and_nothing_else() {
     );
     let o = env.apply(&plan("destroy", "spread", 2), &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("is not tagged twip.env"), "{}", text(&o));
+    assert!(
+        text(&o).contains("is not tagged as twip's (twip.env="),
+        "{}",
+        text(&o)
+    );
     // Destroying again removes only what twip owns (now: the task definitions it registered).
     ok(&env.destroy());
     assert!(env.services().contains_key(&format!("{}-lb", env.name)));

@@ -17,7 +17,7 @@ pub mod labels;
 mod outcome;
 pub mod spec;
 
-pub use outcome::{Outcome, Partial};
+pub use outcome::{Outcome, Partial, Stage};
 pub use spec::{
     check_cluster_name, check_env_name, curl_check, service_specs, NameError, ServiceSpec,
 };

@@ -22,12 +22,22 @@ impl<A> Default for Outcome<A> {
     }
 }
 
+/// What stopped half-way: an apply or a destroy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// `twip apply`: what was and was not applied.
+    Apply,
+    /// `twip destroy`: what was and was not removed.
+    Destroy,
+}
+
 /// An apply (or destroy) that stopped half-way: the first failure, what was
 /// carried out before it and what was not. `E` is the applier's error type,
 /// whose `Partial` variant wraps this.
 ///
-/// Shown as the cause, then one line of what was applied, one of what was
-/// not, and a hint that applying again converges from there.
+/// Shown as the cause, then one line of what was applied (removed), one of
+/// what was not, and a hint that applying (destroying) again converges from
+/// there.
 #[derive(Debug)]
 pub struct Partial<E> {
     /// The first failure.
@@ -36,15 +46,27 @@ pub struct Partial<E> {
     pub done: Vec<String>,
     /// Actions not carried out, one line each.
     pub left: Vec<String>,
+    /// An apply or a destroy.
+    pub stage: Stage,
 }
 
 impl<E> Partial<E> {
-    /// A stop at `cause` after `done`, with `left` not carried out.
+    /// An apply stopped at `cause` after `done`, with `left` not carried out.
     pub fn new(cause: E, done: Vec<String>, left: Vec<String>) -> Self {
         Partial {
             cause: Box::new(cause),
             done,
             left,
+            stage: Stage::Apply,
+        }
+    }
+
+    /// A destroy stopped at `cause` after removing `done`, with `left` not
+    /// removed.
+    pub fn destroy(cause: E, done: Vec<String>, left: Vec<String>) -> Self {
+        Partial {
+            stage: Stage::Destroy,
+            ..Partial::new(cause, done, left)
         }
     }
 }
@@ -60,9 +82,13 @@ fn list(v: &[String]) -> String {
 
 impl<E: fmt::Display> fmt::Display for Partial<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (done, again) = match self.stage {
+            Stage::Apply => ("applied", "apply again; it converges from here"),
+            Stage::Destroy => ("removed", "destroy again; it removes the rest"),
+        };
         write!(
             f,
-            "{}\n  applied: {}\n  not applied: {}\n  hint: fix the cause and apply again; it converges from here",
+            "{}\n  {done}: {}\n  not {done}: {}\n  hint: fix the cause and {again}",
             self.cause,
             list(&self.done),
             list(&self.left)
@@ -94,5 +120,14 @@ mod tests {
         );
         let none: Partial<&str> = Partial::new("no engine", vec![], vec!["x".into()]);
         assert!(none.to_string().contains("applied: nothing\n"), "{none}");
+        let d = Partial::destroy(
+            "network in use",
+            vec!["container c".into()],
+            vec!["network n".into()],
+        );
+        assert_eq!(
+            d.to_string(),
+            "network in use\n  removed: container c\n  not removed: network n\n  hint: fix the cause and destroy again; it removes the rest"
+        );
     }
 }

@@ -127,7 +127,6 @@ impl Ecs {
                         .iter()
                         .find(|t| t.key() == Some(k))
                         .and_then(|t| t.value())
-                        .map(str::to_string)
                 };
                 let placement = Placement {
                     strategies: s
@@ -147,7 +146,7 @@ impl Ecs {
                 services.push(ObservedService {
                     name: s.service_name().unwrap_or_default().to_string(),
                     arn: s.service_arn().unwrap_or_default().to_string(),
-                    env_tag: tag(labels::ENV),
+                    owner: labels::owner(tag).map(str::to_string),
                     count: s.desired_count(),
                     running: s.running_count(),
                     pending: s.pending_count(),
@@ -221,10 +220,12 @@ impl Ecs {
             })
             .collect();
         tags.sort();
-        let env_tag = tags
-            .iter()
-            .find(|(k, _)| k == labels::ENV)
-            .map(|(_, v)| v.clone());
+        let owner = labels::owner(|k| {
+            tags.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        })
+        .map(str::to_string);
         Ok(ObservedTask {
             arn: td
                 .and_then(|t| t.task_definition_arn())
@@ -249,7 +250,7 @@ impl Ecs {
                 health_start_s: hc.and_then(|h| h.start_period()).unwrap_or_default(),
                 tags,
             },
-            env_tag,
+            owner,
         })
     }
 
@@ -279,7 +280,12 @@ impl Ecs {
         self.client
             .create_cluster()
             .cluster_name(&self.cluster)
-            .tags(tag(labels::ENV, env))
+            .set_tags(Some(
+                labels::marks(env, None)
+                    .iter()
+                    .map(|(k, v)| tag(k, v))
+                    .collect(),
+            ))
             .send()
             .await
             .map_err(|e| self.err(&format!("creating cluster {}", self.cluster), e))?;
@@ -417,7 +423,8 @@ impl Ecs {
         Ok(())
     }
 
-    /// Deregisters every ACTIVE task definition tagged `twip.env=env` whose
+    /// Deregisters every ACTIVE task definition twip owns in `env` (all its
+    /// ownership tags, [`labels::owner`]) whose
     /// family starts with `ENV-`; returns their ARNs.
     pub(crate) async fn deregister_all(&self, env: &str) -> Result<Vec<String>, EcsError> {
         let action = "listing task definition families";
@@ -450,7 +457,7 @@ impl Ecs {
                     continue;
                 }
                 let t = self.task(arn).await?;
-                if t.env_tag.as_deref() != Some(env) {
+                if t.owner.as_deref() != Some(env) {
                     continue;
                 }
                 self.client
@@ -471,7 +478,10 @@ fn tag(k: &str, v: &str) -> Tag {
 }
 
 fn service_tags(env: &str, s: &ServiceDesired) -> Vec<Tag> {
-    vec![tag(labels::ENV, env), tag(labels::SERVICE, &s.service)]
+    labels::marks(env, Some(&s.service))
+        .iter()
+        .map(|(k, v)| tag(k, v))
+        .collect()
 }
 
 fn strategies(p: &Placement) -> Vec<PlacementStrategy> {

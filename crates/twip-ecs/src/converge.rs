@@ -180,12 +180,12 @@ pub async fn destroy(ecs: &Ecs, env: &str) -> Result<Vec<String>, EcsError> {
     }
     let mut done = Vec::new();
     let partial = |e: EcsError, done: &Vec<String>, left: String| {
-        EcsError::Partial(Partial::new(e, done.clone(), vec![left]))
+        EcsError::Partial(Partial::destroy(e, done.clone(), vec![left]))
     };
     let services = ecs.services().await?;
     let ours: Vec<&ObservedService> = services
         .iter()
-        .filter(|s| s.env_tag.as_deref() == Some(env))
+        .filter(|s| s.owner.as_deref() == Some(env))
         .collect();
     for s in &ours {
         if let Err(e) = ecs.remove_service(&s.name, s.count).await {

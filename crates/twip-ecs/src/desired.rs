@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use twip_deploy::labels::{ENV as TAG_ENV, SERVICE as TAG_SERVICE};
+use twip_deploy::labels;
 use twip_deploy::{check_cluster_name, check_env_name, service_specs, NameError};
 use twip_model::plan::Plan;
 use twip_model::Scenario;
@@ -89,7 +89,7 @@ pub struct TaskDef {
     pub health_retries: i32,
     /// Grace period after start, s (ECS: 0–300).
     pub health_start_s: i32,
-    /// Tags (`twip.env`, `twip.service`), sorted.
+    /// Tags (`twip.env`, `twip.managed`, `twip.service`), sorted.
     pub tags: Vec<(String, String)>,
 }
 
@@ -269,7 +269,7 @@ pub fn asg_sketch(capacity: &[Capacity], env: &str, cluster: &str) -> String {
              --launch-template LaunchTemplateName=twip-{env}-{ty},Version='$Latest' \\\n  \
              --min-size {n} --max-size {n} --desired-capacity {n} \\\n  \
              --vpc-zone-identifier SUBNET-IN-{zone} \\\n  \
-             --tags Key=twip.env,Value={env},PropagateAtLaunch=true\n",
+             --tags Key=twip.env,Value={env},PropagateAtLaunch=true Key=twip.managed,Value=true,PropagateAtLaunch=true\n",
             ty = c.instance_type.replace('.', "-"),
             n = c.count,
             zone = c.zone,
@@ -310,10 +310,7 @@ pub fn desired(
             env_vars.push(("TWIP_NAME".into(), s.service.clone()));
         }
         env_vars.sort();
-        let mut tags = vec![
-            (TAG_ENV.to_string(), env.to_string()),
-            (TAG_SERVICE.to_string(), s.service.clone()),
-        ];
+        let mut tags = labels::marks(env, Some(&s.service));
         tags.sort();
         let task = TaskDef {
             family: name.clone(),

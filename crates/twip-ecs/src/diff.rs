@@ -13,8 +13,9 @@ pub struct ObservedTask {
     pub revision: i32,
     /// Its fields, as twip compares them.
     pub def: TaskDef,
-    /// Its `twip.env` tag, if any.
-    pub env_tag: Option<String>,
+    /// The environment that owns it: its `twip.env` tag when it carries
+    /// every ownership tag ([`twip_deploy::labels::owner`]), else `None`.
+    pub owner: Option<String>,
 }
 
 /// An ACTIVE ECS service in the cluster.
@@ -24,8 +25,9 @@ pub struct ObservedService {
     pub name: String,
     /// Its ARN.
     pub arn: String,
-    /// Its `twip.env` tag, if any.
-    pub env_tag: Option<String>,
+    /// The environment that owns it: its `twip.env` tag when it carries
+    /// every ownership tag ([`twip_deploy::labels::owner`]), else `None`.
+    pub owner: Option<String>,
     /// `desiredCount`.
     pub count: i32,
     /// `runningCount`.
@@ -52,7 +54,7 @@ pub struct Observed {
 /// One change.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Create the cluster (tagged `twip.env`).
+    /// Create the cluster (tagged `twip.env`, `twip.managed`).
     CreateCluster(String),
     /// Register a (new revision of a) task definition; `changes` is empty
     /// for a new family.
@@ -150,10 +152,11 @@ pub fn revision_of(arn: &str) -> u32 {
 /// definitions, then services (created or updated), then removals.
 ///
 /// Refuses ([`EcsError::NotOwned`]) when a service or a family of the plan
-/// exists without twip's tag for this environment: twip never touches it.
+/// exists without twip's full set of tags for this environment: twip never
+/// touches it.
 pub fn diff(desired: &Desired, observed: &Observed) -> Result<Vec<Action>, EcsError> {
     let env = &desired.env;
-    let owned = |tag: &Option<String>| tag.as_deref() == Some(env.as_str());
+    let owned = |owner: &Option<String>| owner.as_deref() == Some(env.as_str());
     let mut actions = Vec::new();
     if !observed.cluster {
         actions.push(Action::CreateCluster(desired.cluster.clone()));
@@ -166,7 +169,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Result<Vec<Action>, EcsEr
             .iter()
             .find(|t| t.def.family == s.task.family);
         if let Some(t) = task {
-            if !owned(&t.env_tag) {
+            if !owned(&t.owner) {
                 return Err(EcsError::NotOwned {
                     kind: "task definition".into(),
                     name: t.arn.clone(),
@@ -199,7 +202,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Result<Vec<Action>, EcsEr
         };
         match observed.services.iter().find(|o| o.name == s.name) {
             None => services.push(Action::CreateService(s.clone())),
-            Some(o) if !owned(&o.env_tag) => {
+            Some(o) if !owned(&o.owner) => {
                 return Err(EcsError::NotOwned {
                     kind: "ECS service".into(),
                     name: o.name.clone(),
@@ -247,7 +250,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Result<Vec<Action>, EcsEr
     let removes = observed
         .services
         .iter()
-        .filter(|o| owned(&o.env_tag) && !desired.services.iter().any(|s| s.name == o.name))
+        .filter(|o| owned(&o.owner) && !desired.services.iter().any(|s| s.name == o.name))
         .map(|o| Action::RemoveService {
             name: o.name.clone(),
             count: o.count,
@@ -307,14 +310,14 @@ mod tests {
         }
     }
 
-    fn observed(count: i32, image: &str, env_tag: &str) -> Observed {
+    fn observed(count: i32, image: &str, owner: &str) -> Observed {
         let arn = "arn:aws:ecs:r:1:task-definition/e-app:4".to_string();
         Observed {
             cluster: true,
             services: vec![ObservedService {
                 name: "e-app".into(),
                 arn: "arn:aws:ecs:r:1:service/c/e-app".into(),
-                env_tag: Some(env_tag.into()),
+                owner: Some(owner.into()),
                 count,
                 running: count,
                 pending: 0,
@@ -325,7 +328,7 @@ mod tests {
                 arn,
                 revision: 4,
                 def: task("e-app", image),
-                env_tag: Some(env_tag.into()),
+                owner: Some(owner.into()),
             }],
         }
     }
@@ -395,7 +398,7 @@ mod tests {
         gone.name = "e-old".into();
         let mut foreign = o.services[0].clone();
         foreign.name = "someone-else".into();
-        foreign.env_tag = None;
+        foreign.owner = None;
         o.services.push(gone);
         o.services.push(foreign);
         let a = diff(&desired(2, "img:1"), &o).unwrap();

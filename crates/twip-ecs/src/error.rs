@@ -44,8 +44,8 @@ pub enum EcsError {
         /// Its message.
         message: String,
     },
-    /// An object twip would change exists without twip's tags.
-    #[error("{kind} {name} exists but is not tagged twip.env={env}: twip does not touch it; hint: use another --env or --cluster")]
+    /// An object twip would change exists without twip's full set of tags.
+    #[error("{kind} {name} exists but is not tagged as twip's (twip.env={env}, twip.service, twip.managed=true): twip does not touch it; hint: use another --env or --cluster")]
     NotOwned {
         /// What kind of object.
         kind: String,

@@ -7,9 +7,10 @@
 //! counts as changed only when a field twip sets differs from the latest
 //! registered revision, so a second apply registers nothing); [`apply`]
 //! executes the changes and, if a call fails, says what was and was not
-//! applied. Everything twip creates carries the tags `twip.env` and
-//! `twip.service` ([`twip_deploy::labels`]); nothing without them is
-//! touched.
+//! applied. Everything twip creates carries the tags `twip.env`,
+//! `twip.managed` and (services, task definitions) `twip.service`
+//! ([`twip_deploy::labels`]); nothing without all of them is touched, so a
+//! stray `twip.env` tag does not make an object twip's.
 //!
 //! Configuration comes from the standard AWS chain (environment, profile,
 //! SSO, instance role) through aws-config, with the SDK's standard retry
