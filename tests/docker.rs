@@ -69,9 +69,15 @@ impl Env {
     }
     /// Applies `plan` over a copy of the training scenario with `from` replaced by `to`.
     fn apply_variant(&self, plan: &Path, from: &str, to: &str) -> Output {
-        let src = std::fs::read_to_string(root().join(SCENARIO))
-            .unwrap()
-            .replace(from, to);
+        self.apply_variants(plan, &[(from, to)])
+    }
+    /// The same with several replacements.
+    fn apply_variants(&self, plan: &Path, changes: &[(&str, &str)]) -> Output {
+        let mut src = std::fs::read_to_string(root().join(SCENARIO)).unwrap();
+        for (from, to) in changes {
+            assert!(src.contains(from), "{from:?} is in {SCENARIO}");
+            src = src.replace(from, to);
+        }
         let scenario = tmp(&format!("docker-{}.toml", self.name));
         std::fs::write(&scenario, src).unwrap();
         let port = self.port.to_string();
@@ -103,6 +109,53 @@ impl Env {
             .unwrap_or(0);
         (code, answer)
     }
+    /// `twip status` against `plan`, with `--port` only when given.
+    fn status(&self, plan: &Path, port: Option<u16>) -> Output {
+        let port = port.map(|p| p.to_string());
+        let mut args = vec![
+            "status",
+            "--target",
+            "docker",
+            "--env",
+            &self.name,
+            "--plan",
+            plan.to_str().unwrap(),
+            "--scenario",
+            SCENARIO,
+        ];
+        if let Some(p) = &port {
+            args.extend_from_slice(&["--port", p]);
+        }
+        twip(&args)
+    }
+    /// The names of the containers of `service` (running or not).
+    fn names(&self, service: &str) -> Vec<String> {
+        let o = Command::new("docker")
+            .args([
+                "ps",
+                "-a",
+                "--format",
+                "{{.Names}}",
+                "--filter",
+                &format!("label=twip.env={}", self.name),
+                "--filter",
+                &format!("label=twip.service={service}"),
+            ])
+            .output()
+            .unwrap();
+        let mut v: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+    /// The replicas (`app-0`, ...) that answer `n` requests to `/`.
+    fn answering(&self, n: usize) -> std::collections::BTreeSet<String> {
+        (0..n)
+            .map(|_| self.get("/").1.lines().last().unwrap_or("").to_string())
+            .collect()
+    }
     fn containers(&self, service: &str) -> Vec<String> {
         let o = Command::new("docker")
             .args([
@@ -120,6 +173,103 @@ impl Env {
             .map(str::to_string)
             .collect()
     }
+}
+
+/// `docker CMD...`, asserted to succeed; its standard output, trimmed.
+fn docker(args: &[&str]) -> String {
+    let o = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// Removes a container or network that is not twip's when the test ends.
+struct Foreign(&'static str, String);
+
+impl Drop for Foreign {
+    fn drop(&mut self) {
+        let args: &[&str] = if self.0 == "network" {
+            &["network", "rm", &self.1]
+        } else {
+            &["rm", "-f", &self.1]
+        };
+        let _ = Command::new("docker").args(args).output();
+    }
+}
+
+/// One `GET /` to 127.0.0.1:`port`: the status, 0 when there was no answer.
+fn try_get(port: u16) -> u16 {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    if write!(s, "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+        return 0;
+    }
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sends `GET /` from `clients` threads, one request after another each,
+/// until `until` returns, at most `cap` requests per client; returns the
+/// requests sent and the status of every failed one.
+fn under_load<T>(
+    port: u16,
+    clients: usize,
+    cap: usize,
+    until: impl FnOnce() -> T,
+) -> (T, usize, Vec<u16>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut sent, mut failed) = (0, Vec::new());
+                while !stop.load(Ordering::Relaxed) && sent < cap {
+                    let code = try_get(port);
+                    sent += 1;
+                    if code != 200 {
+                        failed.push(code);
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                (sent, failed)
+            })
+        })
+        .collect();
+    let result = until();
+    stop.store(true, Ordering::Relaxed);
+    let (mut sent, mut failed) = (0, Vec::new());
+    for t in threads {
+        let (s, f) = t.join().unwrap();
+        sent += s;
+        failed.extend(f);
+    }
+    (result, sent, failed)
+}
+
+/// The upstream servers of `service` in the front's configuration file.
+fn front_servers(front: &str, service: &str) -> Vec<String> {
+    let conf = docker(&["exec", front, "cat", "/etc/twip/nginx.conf"]);
+    let mut v: Vec<String> = conf
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("server "))
+        .filter_map(|l| l.split(':').next())
+        .filter(|h| h.starts_with("twip-") && h.contains(&format!("-{service}-")))
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
 }
 
 impl Drop for Env {
@@ -236,19 +386,366 @@ fn never_touches_what_it_does_not_own() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    // A stray twip label is not ownership: only twip.env, or twip.env and
+    // twip.service without the twip.managed marker.
+    let stray_env = Foreign("container", format!("stray-env-{}", env.name));
+    let stray_service = Foreign("container", format!("stray-service-{}", env.name));
+    let env_label = format!("twip.env={}", env.name);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &stray_env.1,
+        "--label",
+        &env_label,
+        "twip/app:latest",
+    ]);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &stray_service.1,
+        "--label",
+        &env_label,
+        "--label",
+        "twip.service=app",
+        "twip/app:latest",
+    ]);
     let o = env.apply(&plan("one", 1), &[]);
-    twip(&["destroy", "--target", "docker", "--env", &env.name]);
-    let still = Command::new("docker")
-        .args(["ps", "-q", "--filter", &format!("name={stranger}")])
-        .output()
-        .unwrap();
-    let alive = !still.stdout.is_empty();
+    let d = twip(&["destroy", "--target", "docker", "--env", &env.name]);
+    let alive =
+        |name: &str| !docker(&["ps", "-q", "--filter", &format!("name=^{name}$")]).is_empty();
+    let alive_all = [
+        alive(&stranger),
+        alive(&stray_env.1),
+        alive(&stray_service.1),
+    ];
     Command::new("docker")
         .args(["rm", "-f", &stranger])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(alive, "the unowned container survived apply and destroy");
+    assert_eq!(d.status.code(), Some(0), "{}", text(&d));
+    assert!(!text(&d).contains("stray-"), "{}", text(&d));
+    assert_eq!(
+        alive_all,
+        [true; 3],
+        "the unowned containers (no labels, twip.env only, twip.env and twip.service) survived apply and destroy"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the twip images"]
+fn an_unlabelled_network_of_twips_name_is_refused() {
+    let env = Env::new("netown", 18_493);
+    let net = Foreign("network", format!("twip-{}", env.name));
+    docker(&["network", "create", &net.1]);
+    let o = env.apply(&plan("netown", 1), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "network {} exists but twip did not create it",
+            net.1
+        )) && text(&o).contains("hint:"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        env.names("lb").is_empty() && env.names("app").is_empty(),
+        "nothing was started"
+    );
+    let o = env.apply(&plan("netown", 1), &["--dry-run"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a dry run says so too: {}",
+        text(&o)
+    );
+    let o = twip(&["destroy", "--target", "docker", "--env", &env.name]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        docker(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("name=^{}$", net.1)
+        ])
+        .lines()
+        .count(),
+        1,
+        "destroy leaves the network it does not own"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the twip images"]
+fn a_destroy_stopped_half_way_says_what_it_removed() {
+    let env = Env::new("halfdestroy", 18_494);
+    let o = env.apply(&plan("halfdestroy", 1), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let app = env.names("app");
+    // Someone else's container on twip's network: the network cannot go.
+    let net = format!("twip-{}", env.name);
+    let guest = Foreign("container", format!("guest-{}", env.name));
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &guest.1,
+        "--network",
+        &net,
+        "twip/app:latest",
+    ]);
+    let o = twip(&["destroy", "--target", "docker", "--env", &env.name]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("removed: ") && t.contains(&app[0]),
+        "what was removed is listed: {t}"
+    );
+    assert!(t.contains(&format!("not removed: network {net}")), "{t}");
+    assert!(t.contains("hint: fix the cause and destroy again"), "{t}");
+    assert!(
+        env.names("app").is_empty() && env.names("lb").is_empty(),
+        "{t}"
+    );
+    drop(guest);
+    let o = twip(&["destroy", "--target", "docker", "--env", &env.name]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains(&net), "{}", text(&o));
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the twip images"]
+fn a_front_left_unreloaded_is_drift_and_the_next_apply_reloads_it() {
+    let env = Env::new("unreloaded", 18_489);
+    let (two, three) = (plan("unreloaded-2", 2), plan("unreloaded-3", 3));
+    let o = env.apply(&two, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let front = env.names("lb")[0].clone();
+    let two_conf = docker(&["exec", &front, "cat", "/etc/twip/nginx.conf"]);
+    let o = env.apply(&three, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Where an apply killed after creating the third replica and before
+    // reloading the front leaves it: three replicas, nginx routing to two.
+    let mut put = Command::new("docker")
+        .args([
+            "exec",
+            "-i",
+            &front,
+            "sh",
+            "-c",
+            "cat > /etc/twip/nginx.conf && nginx -s reload -c /etc/twip/nginx.conf 2>/dev/null",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    put.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{two_conf}\n").as_bytes())
+        .unwrap();
+    assert!(put.wait().unwrap().success());
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        env.answering(30).len(),
+        2,
+        "the front routes to two replicas"
+    );
+
+    let o = env.status(&three, Some(env.port));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a stale front is drift: {}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("routes to other upstreams than the plan's"),
+        "{}",
+        text(&o)
+    );
+    let o = env.apply(&three, &["--dry-run"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("~ reload   {front}")),
+        "{}",
+        text(&o)
+    );
+    let o = env.apply(&three, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("1 reloaded"), "{}", text(&o));
+    assert_eq!(
+        front_servers(&front, "app"),
+        env.names("app"),
+        "the front's upstreams are the plan's replicas"
+    );
+    assert_eq!(
+        env.answering(30).len(),
+        3,
+        "and the front routes to all three"
+    );
+    let o = env.status(&three, Some(env.port));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the twip images"]
+fn a_replica_that_changes_address_gets_traffic_again() {
+    let env = Env::new("readdress", 18_490);
+    let o = env.apply(&plan("readdress", 2), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let victim = env.names("app")[0].clone();
+    let ip = || {
+        docker(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &victim,
+        ])
+    };
+    let before = ip();
+    let replica = docker(&[
+        "inspect",
+        "-f",
+        "{{range .Config.Env}}{{println .}}{{end}}",
+        &victim,
+    ])
+    .lines()
+    .find_map(|l| l.strip_prefix("TWIP_NAME="))
+    .unwrap()
+    .to_string();
+    // Stop it, let another container take an address, start it again.
+    docker(&["stop", &victim]);
+    let squatter = Foreign("container", format!("squatter-{}", env.name));
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &squatter.1,
+        "--network",
+        &format!("twip-{}", env.name),
+        "twip/app:latest",
+    ]);
+    docker(&["start", &victim]);
+    let after = ip();
+    assert_ne!(before, after, "the restart changed the replica's address");
+    let start = std::time::Instant::now();
+    let mut seen = std::collections::BTreeSet::new();
+    while !seen.contains(&replica) && start.elapsed() < Duration::from_secs(30) {
+        seen.extend(env.answering(10));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        seen.contains(&replica),
+        "{replica} at {after} (was {before}) gets traffic again: {seen:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the twip images"]
+fn status_and_apply_without_port_read_it_from_the_front() {
+    let env = Env::new("portless", 18_492);
+    let p = plan("portless", 1);
+    let o = env.apply(&p, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = env.status(&p, None);
+    assert_eq!(o.status.code(), Some(0), "no false drift: {}", text(&o));
+    let o = twip(&[
+        "apply",
+        p.to_str().unwrap(),
+        "--target",
+        "docker",
+        "--scenario",
+        SCENARIO,
+        "--env",
+        &env.name,
+        "--dry-run",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("no changes"), "{}", text(&o));
+    // Another port asked for is a real change.
+    let o = env.status(&p, Some(env.port + 100));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the twip images"]
+fn a_recreation_under_load_loses_no_request() {
+    let env = Env::new("drain", 18_491);
+    let p = plan("drain", 2);
+    // Slow answers (0.8 s each), so requests are in flight at the old
+    // replicas when they are recreated.
+    let slow = (
+        "service_time = { dist = \"lognormal\", mean_ms = 60, p99_ms = 450 }",
+        "service_time = { dist = \"constant\", mean_ms = 800 }",
+    );
+    let o = env.apply_variants(&p, &[slow]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Every app replica recreated (a new spec) while four clients send
+    // requests one after another (at most 4 × 500).
+    let (o, sent, failed) = under_load(env.port, 4, 500, || {
+        env.apply_variants(&p, &[slow, ("cpu = 2\n", "cpu = 1.5\n")])
+    });
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(text(&o).matches("- remove").count(), 2, "{}", text(&o));
+    assert!(sent > 10, "the load ran during the recreation: {sent}");
+    let front = env.names("lb")[0].clone();
+    let logs = Command::new("docker")
+        .args(["logs", &front])
+        .output()
+        .unwrap();
+    assert!(
+        failed.is_empty(),
+        "{} of {sent} requests failed: {failed:?}; {}; the front says: {}",
+        failed.len(),
+        text(&o),
+        String::from_utf8_lossy(&logs.stderr)
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the twip images"]
+fn changing_the_front_replaces_it_and_leaves_no_debris() {
+    let env = Env::new("newfront", 18_495);
+    let p = plan("newfront", 1);
+    let o = env.apply(&p, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let old = env.names("lb");
+    let app = env.names("app");
+    let (o, sent, failed) = under_load(env.port, 1, 1000, || {
+        env.apply_variant(
+            &p,
+            "memory_mb = 256\n[[service.calls]]",
+            "memory_mb = 200\n[[service.calls]]",
+        )
+    });
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("front replaced: no front served for"),
+        "{}",
+        text(&o)
+    );
+    let new = env.names("lb");
+    assert_eq!(new.len(), 1, "one front: {new:?}");
+    assert_ne!(new, old);
+    assert_eq!(env.names("app"), app, "the back ends are untouched");
+    assert_eq!(env.get("/").0, 200);
+    assert!(sent > 0 && failed.len() < sent, "{failed:?}");
+    let created = docker(&[
+        "ps",
+        "-a",
+        "-q",
+        "--filter",
+        &format!("label=twip.env={}", env.name),
+        "--filter",
+        "status=created",
+    ]);
+    assert!(
+        created.is_empty(),
+        "no Created container is left: {created}"
+    );
 }
 
 #[test]
@@ -367,6 +864,20 @@ fn port_taken_and_image_missing_are_clear_errors() {
         t.contains("applied:") && t.contains("not applied:"),
         "what was and was not done is reported: {t}"
     );
+    let created = docker(&[
+        "ps",
+        "-a",
+        "-q",
+        "--filter",
+        &format!("label=twip.env={}", env.name),
+        "--filter",
+        "status=created",
+    ]);
+    assert!(
+        created.is_empty(),
+        "a front that could not start is not left behind: {created}"
+    );
+    assert!(env.names("lb").is_empty(), "{:?}", env.names("lb"));
 
     // An image nobody built.
     let env2 = Env::new("image", 18_487);

@@ -12,6 +12,15 @@ pub const LABEL_SPEC: &str = "twip.spec";
 /// Where the front proxy keeps its configuration inside its container.
 pub const PROXY_CONF: &str = "/etc/twip/nginx.conf";
 
+/// The front's own socket inside its container (never published): it
+/// answers [`FRONT_CONFIG_PATH`] with the [`Desired::front_marker`] of the
+/// configuration nginx runs *now*, which is how twip observes the live
+/// upstreams, not the file on disk.
+pub const FRONT_SOCKET: &str = "/run/twip-front.sock";
+
+/// The path on [`FRONT_SOCKET`] that answers the running configuration's marker.
+pub const FRONT_CONFIG_PATH: &str = "/twip-config";
+
 /// One container to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
@@ -60,6 +69,10 @@ pub struct Desired {
     pub containers: Vec<Spec>,
     /// nginx configuration of the front, from the plan's replicas.
     pub proxy_conf: String,
+    /// What a front running [`Desired::proxy_conf`] answers on
+    /// [`FRONT_CONFIG_PATH`]: a hash of the configuration and its upstreams
+    /// (`HASH SERVICE=NAME,NAME ...`).
+    pub front_marker: String,
     /// Warnings to show before applying (e.g. a service with no replica).
     pub warnings: Vec<String>,
 }
@@ -94,12 +107,9 @@ pub fn desired(
                 .map(|p| p.node.clone())
                 .unwrap_or_else(|| "unplaced".into());
             let (env_vars, cmd, health) = if svc.is_entry {
-                let script = format!(
-                    "mkdir -p /etc/twip && [ -s {PROXY_CONF} ] || echo \"$TWIP_NGINX_CONF\" | base64 -d > {PROXY_CONF}; exec nginx -c {PROXY_CONF} -g 'daemon off;'"
-                );
                 (
                     vec![],
-                    Some(vec!["sh".into(), "-c".into(), script]),
+                    Some(vec!["sh".into(), "-c".into(), front_script()]),
                     curl_check(svc.port, "/twip-health"),
                 )
             } else if svc.env.is_empty() {
@@ -148,25 +158,58 @@ pub fn desired(
             containers.push(spec);
         }
     }
-    let proxy_conf = proxy_conf(scenario, &containers);
+    let (proxy_conf, front_marker) = proxy_conf(scenario, &containers);
     Ok(Desired {
         env: env.to_string(),
         network: format!("twip-{env}"),
         containers,
         proxy_conf,
+        front_marker,
         warnings,
     })
 }
 
-/// nginx configuration of the front: one upstream per service it calls,
-/// `/NAME/` routed to each, `/` to the last call, `/twip-health` for checks.
-/// Upstreams name containers on the environment's network.
-pub fn proxy_conf(scenario: &Scenario, containers: &[Spec]) -> String {
+/// The front container's command: write the configuration it was created
+/// with (unless a reload already replaced it), start a watcher, remove a
+/// socket a killed nginx left, run nginx.
+///
+/// nginx resolves an upstream's name once, when it loads its configuration
+/// (the `resolve` parameter of open-source nginx needs 1.27.3; the image's
+/// Debian nginx is 1.22), so a replica that restarts with a new address
+/// would keep getting the old one. The watcher resolves the upstreams'
+/// names on the environment's network (Docker's embedded DNS) every second
+/// and reloads nginx when an address changes; a name that does not resolve
+/// (a stopped replica) makes that reload fail and the running
+/// configuration stays, until it resolves again.
+fn front_script() -> String {
+    format!(
+        "mkdir -p /etc/twip && [ -s {PROXY_CONF} ] || echo \"$TWIP_NGINX_CONF\" | base64 -d > {PROXY_CONF}; \
+         ( prev=start; while sleep 1; do \
+         cur=$(sed -n 's/^ *server \\([^ :]*\\):.*/\\1/p' {PROXY_CONF} | while read -r h; do getent hosts \"$h\"; done); \
+         if [ \"$prev\" != start ] && [ \"$cur\" != \"$prev\" ]; then nginx -s reload -c {PROXY_CONF} >/dev/null 2>&1; fi; \
+         prev=$cur; done ) & \
+         rm -f {FRONT_SOCKET}; exec nginx -c {PROXY_CONF} -g 'daemon off;'"
+    )
+}
+
+/// nginx configuration of the front and its marker: one upstream per
+/// service it calls, `/NAME/` routed to each, `/` to the last call,
+/// `/twip-health` for checks, and a server on [`FRONT_SOCKET`] that answers
+/// the marker (a hash of the rest of the configuration and the upstreams'
+/// names). Upstreams name containers on the environment's network.
+pub fn proxy_conf(scenario: &Scenario, containers: &[Spec]) -> (String, String) {
     let entry = &scenario.services[scenario.traffic.entry];
     let mut upstreams = String::new();
     let mut locations = String::new();
+    let mut marker = String::new();
     for (k, call) in entry.calls.iter().enumerate() {
         let svc = &scenario.services[call.to];
+        let names: Vec<&str> = containers
+            .iter()
+            .filter(|c| c.service == svc.name)
+            .map(|c| c.name.as_str())
+            .collect();
+        marker.push_str(&format!(" {}={}", svc.name, names.join(",")));
         let servers: Vec<String> = containers
             .iter()
             .filter(|c| c.service == svc.name)
@@ -196,8 +239,15 @@ pub fn proxy_conf(scenario: &Scenario, containers: &[Spec]) -> String {
             ));
         }
     }
-    format!(
-        "worker_processes 1;\npid /run/nginx.pid;\nevents {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  proxy_next_upstream error timeout http_502;\n  proxy_connect_timeout 2s;\n  resolver 127.0.0.11 valid=5s;\n{upstreams}  server {{\n    listen {};\n    location = /twip-health {{ return 200 'ok'; }}\n{locations}  }}\n}}\n",
-        entry.port
-    )
+    let conf = |marker_server: &str| {
+        format!(
+            "worker_processes 1;\npid /run/nginx.pid;\nevents {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  proxy_next_upstream error timeout http_502;\n  proxy_connect_timeout 2s;\n  resolver 127.0.0.11 valid=5s;\n{upstreams}  server {{\n    listen {};\n    location = /twip-health {{ return 200 'ok'; }}\n{locations}  }}\n{marker_server}}}\n",
+            entry.port
+        )
+    };
+    let marker = format!("{}{marker}", fnv(&conf("")));
+    let server = format!(
+        "  server {{\n    listen unix:{FRONT_SOCKET};\n    location = {FRONT_CONFIG_PATH} {{ return 200 '{marker}'; }}\n  }}\n"
+    );
+    (conf(&server), marker)
 }

@@ -13,6 +13,11 @@ pub struct Observed {
     pub running: bool,
     /// Health: `Some(true)` healthy, `Some(false)` unhealthy, `None` starting or none.
     pub healthy: Option<bool>,
+    /// The host port it publishes on 127.0.0.1 (the front only).
+    pub publish: Option<u16>,
+    /// For a running front: the marker of the configuration nginx runs now
+    /// (`None`: not a front, or it did not answer).
+    pub live: Option<String>,
 }
 
 /// One change.
@@ -23,6 +28,10 @@ pub enum Action {
     /// Remove a container that is not running (a leftover of an interrupted
     /// apply or a crash) before creating it again.
     Replace(Spec),
+    /// Rewrite a running front's configuration and reload it: the
+    /// upstreams it routes to now are not the plan's (an apply stopped
+    /// before the reload, or the configuration was changed by hand).
+    Reload(Spec),
     /// Remove this container (not desired any more).
     Remove(Observed),
 }
@@ -40,20 +49,31 @@ impl std::fmt::Display for Action {
                 "~ recreate {} ({} replica {}: not running)",
                 s.name, s.service, s.replica
             ),
+            Action::Reload(s) => write!(
+                f,
+                "~ reload   {} ({} replica {}: routes to other upstreams than the plan's)",
+                s.name, s.service, s.replica
+            ),
             Action::Remove(o) => write!(f, "- remove   {} ({})", o.name, o.service),
         }
     }
 }
 
 /// The changes that turn `observed` into `desired`, in an order that keeps
-/// serving: every creation before any removal, so a service never loses its
-/// last healthy replica before its replacement runs.
+/// serving: every creation, then the reloads of running fronts whose live
+/// upstreams are not the plan's, then the removals, so a service never
+/// loses its last healthy replica before its replacement runs and the front
+/// stops sending to a container before it goes.
 pub fn diff(desired: &Desired, observed: &[Observed]) -> Vec<Action> {
     let mut creates = Vec::new();
+    let mut reloads = Vec::new();
     for spec in &desired.containers {
         match observed.iter().find(|o| o.name == spec.name) {
             None => creates.push(Action::Create(spec.clone())),
             Some(o) if !o.running => creates.push(Action::Replace(spec.clone())),
+            Some(o) if spec.is_proxy && o.live.as_deref() != Some(&desired.front_marker) => {
+                reloads.push(Action::Reload(spec.clone()))
+            }
             Some(_) => {}
         }
     }
@@ -61,7 +81,7 @@ pub fn diff(desired: &Desired, observed: &[Observed]) -> Vec<Action> {
         .iter()
         .filter(|o| !desired.containers.iter().any(|s| s.name == o.name))
         .map(|o| Action::Remove(o.clone()));
-    creates.into_iter().chain(removes).collect()
+    creates.into_iter().chain(reloads).chain(removes).collect()
 }
 
 #[cfg(test)]
@@ -96,6 +116,8 @@ mod tests {
             service: service.into(),
             running,
             healthy: Some(running),
+            publish: None,
+            live: None,
         }
     }
 
@@ -105,6 +127,7 @@ mod tests {
             network: "twip-e".into(),
             containers: names.iter().map(|(n, s)| spec(n, s)).collect(),
             proxy_conf: String::new(),
+            front_marker: "m".into(),
             warnings: vec![],
         }
     }
@@ -130,5 +153,30 @@ mod tests {
         assert!(matches!(&actions[0], Action::Create(s) if s.name == "a2"));
         assert!(matches!(&actions[1], Action::Replace(s) if s.name == "b"));
         assert!(matches!(&actions[2], Action::Remove(o) if o.name == "a1"));
+    }
+
+    #[test]
+    fn a_front_running_other_upstreams_is_reloaded_before_removals() {
+        let mut d = desired(&[("lb", "lb"), ("a", "app")]);
+        d.containers[0].is_proxy = true;
+        let mut front = obs("lb", "lb", true);
+        front.live = Some("m".into());
+        assert!(diff(&d, &[front.clone(), obs("a", "app", true)]).is_empty());
+        // Killed between creating a replica and reloading: the front still
+        // routes to the old set, and nothing else differs.
+        front.live = Some("old".into());
+        let actions = diff(
+            &d,
+            &[front.clone(), obs("a", "app", true), obs("x", "app", true)],
+        );
+        assert_eq!(actions.len(), 2, "{actions:?}");
+        assert!(matches!(&actions[0], Action::Reload(s) if s.name == "lb"));
+        assert!(matches!(&actions[1], Action::Remove(o) if o.name == "x"));
+        // A front that did not answer is reloaded too.
+        front.live = None;
+        assert!(matches!(
+            &diff(&d, &[front, obs("a", "app", true)])[..],
+            [Action::Reload(_)]
+        ));
     }
 }

@@ -2,11 +2,19 @@
 //!
 //! [`desired::desired`] turns a plan (and its scenario) into container specs
 //! and the front proxy's configuration; [`diff::diff`] compares them with
-//! what the engine runs (only containers labelled `twip.env=ENV`); [`apply`]
-//! executes the changes in an order that keeps serving: new containers up
-//! and healthy first, then the front's upstreams rewritten and reloaded,
-//! then the old containers removed. Container names carry a hash of their
-//! spec, so a changed spec means a new container, never an in-place edit.
+//! what the engine runs; [`apply`] executes the changes in an order that
+//! keeps serving: new containers up and healthy first, then the front's
+//! upstreams rewritten and reloaded (and the old containers drained from
+//! it), then the old containers removed. Container names carry a hash of
+//! their spec, so a changed spec means a new container, never an in-place
+//! edit.
+//!
+//! **What runs is what is observed.** Only containers with twip's full set
+//! of labels ([`twip_deploy::labels::owner`]) are twip's; the front's live
+//! upstreams (what the running nginx answers on its own socket, not the
+//! file on disk) are part of the observed state, so an apply killed before
+//! the front was reloaded is drift, which `status` reports and the next
+//! apply repairs; the entry's host port is read from the running front.
 
 #![deny(missing_docs)]
 
@@ -18,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bollard::container::{
-    Config, CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
-    StartContainerOptions,
+    Config, CreateContainerOptions, KillContainerOptions, ListContainersOptions,
+    RemoveContainerOptions, StartContainerOptions, StopContainerOptions, UpdateContainerOptions,
 };
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
@@ -42,9 +50,23 @@ pub enum DockerError {
     /// An image is not there (no registry is used).
     #[error("image {0} is missing; hint: build the images with crates/twip-docker/images/build.sh, or point the service's `image` at one you have")]
     ImageMissing(String),
-    /// The entry's host port is taken.
-    #[error("port 127.0.0.1:{0} is already in use; hint: pass --port with a free one")]
-    PortTaken(u16),
+    /// The entry's host port is taken by something else than this
+    /// environment's front.
+    #[error("port 127.0.0.1:{port} is already in use{}; hint: pass --port with a free one", holder.as_ref().map(|h| format!(" (by container {h})")).unwrap_or_default())]
+    PortTaken {
+        /// The port.
+        port: u16,
+        /// The container that publishes it, if a container does.
+        holder: Option<String>,
+    },
+    /// A network of the environment's name exists that twip did not create.
+    #[error("network {network} exists but twip did not create it (it lacks the labels twip.env={env} and twip.managed=true): twip does not adopt it; hint: remove it (`docker network rm {network}`) or use another --env")]
+    NetworkNotOwned {
+        /// The network.
+        network: String,
+        /// The environment.
+        env: String,
+    },
     /// The engine refused a call.
     #[error("{action}: {message}")]
     Engine {
@@ -56,7 +78,7 @@ pub enum DockerError {
     /// A container did not become healthy.
     #[error("container {0} did not become healthy within {1} s; hint: `docker logs {0}`")]
     Unhealthy(String, u64),
-    /// Stopped half-way: what was and was not applied.
+    /// Stopped half-way: what was and was not applied (or removed).
     #[error("{0}")]
     Partial(Partial<DockerError>),
 }
@@ -94,9 +116,17 @@ pub async fn connect() -> Result<Docker, DockerError> {
     Ok(docker)
 }
 
-/// The containers twip owns in `env`.
+/// The containers twip owns in `env`: those with its full set of labels
+/// (a stray `twip.env=ENV` is not enough). Fronts' live configurations are
+/// not read here ([`Observed::live`] is `None`).
 pub async fn observe(docker: &Docker, env: &str) -> Result<Vec<Observed>, DockerError> {
-    let filters = HashMap::from([("label".to_string(), vec![format!("{}={env}", labels::ENV)])]);
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![
+            format!("{}={env}", labels::ENV),
+            format!("{}={}", labels::MANAGED, labels::MANAGED_VALUE),
+        ],
+    )]);
     let list = docker
         .list_containers(Some(ListContainersOptions::<String> {
             all: true,
@@ -107,19 +137,20 @@ pub async fn observe(docker: &Docker, env: &str) -> Result<Vec<Observed>, Docker
         .map_err(engine("listing containers"))?;
     Ok(list
         .into_iter()
-        .map(|c| {
+        .filter_map(|c| {
+            let l = c.labels.clone().unwrap_or_default();
+            if labels::owner(|k| l.get(k).map(String::as_str)) != Some(env) {
+                return None;
+            }
             let status = c.status.unwrap_or_default();
-            Observed {
+            Some(Observed {
                 name: c
                     .names
                     .and_then(|n| n.first().cloned())
                     .unwrap_or_default()
                     .trim_start_matches('/')
                     .to_string(),
-                service: c
-                    .labels
-                    .and_then(|l| l.get(labels::SERVICE).cloned())
-                    .unwrap_or_default(),
+                service: l.get(labels::SERVICE).cloned().unwrap_or_default(),
                 running: c.state.as_deref() == Some("running"),
                 healthy: if status.contains("(healthy)") {
                     Some(true)
@@ -128,9 +159,61 @@ pub async fn observe(docker: &Docker, env: &str) -> Result<Vec<Observed>, Docker
                 } else {
                     None
                 },
-            }
+                publish: c
+                    .ports
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|p| p.public_port)
+                    .min(),
+                live: None,
+            })
         })
         .collect())
+}
+
+/// What a running front answers about the configuration nginx runs now.
+async fn live_marker(docker: &Docker, name: &str) -> Option<String> {
+    let script = format!(
+        "curl -fsS --max-time 2 --unix-socket {} http://front{}",
+        desired::FRONT_SOCKET,
+        desired::FRONT_CONFIG_PATH
+    );
+    match exec_output(docker, name, &script).await {
+        Ok((true, out)) => Some(out.trim().to_string()),
+        _ => None,
+    }
+}
+
+/// [`observe`], plus the live configuration of every running container of
+/// `d`'s entry service.
+async fn observe_desired(docker: &Docker, d: &Desired) -> Result<Vec<Observed>, DockerError> {
+    let mut observed = observe(docker, &d.env).await?;
+    let fronts: Vec<&str> = d
+        .containers
+        .iter()
+        .filter(|c| c.is_proxy)
+        .map(|c| c.service.as_str())
+        .collect();
+    for o in observed
+        .iter_mut()
+        .filter(|o| o.running && fronts.contains(&o.service.as_str()))
+    {
+        o.live = live_marker(docker, &o.name).await;
+    }
+    Ok(observed)
+}
+
+/// The host port the front of `env` publishes (the lowest, if it has
+/// several replicas), if a front of `env` exists: what `--port` defaults to.
+pub async fn published_port(env: &str) -> Result<Option<u16>, DockerError> {
+    let docker = connect().await?;
+    let observed = observe(&docker, env).await?;
+    let running = observed
+        .iter()
+        .filter(|o| o.running)
+        .filter_map(|o| o.publish)
+        .min();
+    Ok(running.or_else(|| observed.iter().filter_map(|o| o.publish).min()))
 }
 
 async fn ensure_images(docker: &Docker, d: &Desired) -> Result<(), DockerError> {
@@ -147,19 +230,33 @@ async fn ensure_images(docker: &Docker, d: &Desired) -> Result<(), DockerError> 
     Ok(())
 }
 
-async fn ensure_network(docker: &Docker, d: &Desired) -> Result<bool, DockerError> {
+/// Whether the environment's network exists; refuses one twip did not
+/// create ([`DockerError::NetworkNotOwned`]).
+async fn network_exists(docker: &Docker, d: &Desired) -> Result<bool, DockerError> {
+    // The engine's name filter matches substrings: compare exactly.
     let filters = HashMap::from([("name".to_string(), vec![d.network.clone()])]);
     let nets = docker
         .list_networks(Some(ListNetworksOptions::<String> { filters }))
         .await
         .map_err(engine("listing networks"))?;
-    if nets
+    let Some(net) = nets
         .iter()
-        .any(|n| n.name.as_deref() == Some(d.network.as_str()))
-    {
+        .find(|n| n.name.as_deref() == Some(d.network.as_str()))
+    else {
         return Ok(false);
+    };
+    let l = net.labels.clone().unwrap_or_default();
+    if labels::shared_owner(|k| l.get(k).map(String::as_str)) != Some(d.env.as_str()) {
+        return Err(DockerError::NetworkNotOwned {
+            network: d.network.clone(),
+            env: d.env.clone(),
+        });
     }
-    let labels = HashMap::from([(labels::ENV.to_string(), d.env.clone())]);
+    Ok(true)
+}
+
+async fn create_network(docker: &Docker, d: &Desired) -> Result<(), DockerError> {
+    let labels: HashMap<String, String> = labels::marks(&d.env, None).into_iter().collect();
     docker
         .create_network(CreateNetworkOptions {
             name: d.network.clone(),
@@ -168,7 +265,7 @@ async fn ensure_network(docker: &Docker, d: &Desired) -> Result<bool, DockerErro
         })
         .await
         .map_err(engine(format!("creating network {}", d.network)))?;
-    Ok(true)
+    Ok(())
 }
 
 fn host_cpus() -> i64 {
@@ -177,13 +274,29 @@ fn host_cpus() -> i64 {
         .unwrap_or(1)
 }
 
+/// The container publishing host port `port`, if any.
+async fn port_holder(docker: &Docker, port: u16) -> Option<String> {
+    let filters = HashMap::from([("publish".to_string(), vec![port.to_string()])]);
+    let list = docker
+        .list_containers(Some(ListContainersOptions::<String> {
+            filters,
+            ..Default::default()
+        }))
+        .await
+        .ok()?;
+    list.into_iter()
+        .find_map(|c| c.names.and_then(|n| n.first().cloned()))
+        .map(|n| n.trim_start_matches('/').to_string())
+}
+
+/// Creates and starts `s`; a container that does not start is removed
+/// again (no `Created` container is left behind).
 async fn create(docker: &Docker, d: &Desired, s: &Spec) -> Result<(), DockerError> {
-    let mut labels = HashMap::from([
-        (labels::ENV.to_string(), d.env.clone()),
-        (labels::SERVICE.to_string(), s.service.clone()),
-        (labels::REPLICA.to_string(), s.replica.to_string()),
-        (labels::NODE.to_string(), s.node.clone()),
-    ]);
+    let mut labels: HashMap<String, String> = labels::marks(&d.env, Some(&s.service))
+        .into_iter()
+        .collect();
+    labels.insert(labels::REPLICA.to_string(), s.replica.to_string());
+    labels.insert(labels::NODE.to_string(), s.node.clone());
     labels.insert(desired::LABEL_SPEC.to_string(), s.hash.clone());
     let mut env = s.env.clone();
     if s.is_proxy {
@@ -221,10 +334,7 @@ async fn create(docker: &Docker, d: &Desired, s: &Spec) -> Result<(), DockerErro
             // A replica may not ask for more CPUs than this host has.
             nano_cpus: Some(s.nano_cpus.min(host_cpus() * 1_000_000_000)),
             memory: Some(s.memory_bytes),
-            restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                maximum_retry_count: None,
-            }),
+            restart_policy: Some(restart(RestartPolicyNameEnum::UNLESS_STOPPED)),
             port_bindings,
             network_mode: Some(d.network.clone()),
             ..Default::default()
@@ -241,24 +351,37 @@ async fn create(docker: &Docker, d: &Desired, s: &Spec) -> Result<(), DockerErro
         )
         .await
         .map_err(engine(format!("creating {}", s.name)))?;
-    docker
+    if let Err(e) = docker
         .start_container(&s.name, None::<StartContainerOptions<String>>)
         .await
-        .map_err(|e| {
-            let m = e.to_string();
-            match s.publish {
-                Some(p)
-                    if m.contains("port is already allocated")
-                        || m.contains("address already in use") =>
-                {
-                    DockerError::PortTaken(p)
+    {
+        // Whatever the cause, leave no `Created` debris.
+        let _ = remove(docker, &s.name).await;
+        let m = e.to_string();
+        return Err(match s.publish {
+            Some(p)
+                if m.contains("port is already allocated")
+                    || m.contains("address already in use") =>
+            {
+                DockerError::PortTaken {
+                    port: p,
+                    holder: port_holder(docker, p).await,
                 }
-                _ => DockerError::Engine {
-                    action: format!("starting {}", s.name),
-                    message: m,
-                },
             }
-        })
+            _ => DockerError::Engine {
+                action: format!("starting {}", s.name),
+                message: m,
+            },
+        });
+    }
+    Ok(())
+}
+
+fn restart(name: RestartPolicyNameEnum) -> RestartPolicy {
+    RestartPolicy {
+        name: Some(name),
+        maximum_retry_count: None,
+    }
 }
 
 async fn wait_healthy(docker: &Docker, name: &str, timeout: Duration) -> Result<(), DockerError> {
@@ -285,7 +408,13 @@ async fn wait_healthy(docker: &Docker, name: &str, timeout: Duration) -> Result<
     }
 }
 
-async fn exec(docker: &Docker, container: &str, script: &str) -> Result<(), DockerError> {
+/// Runs `script` with `sh -c` in `container`: whether it exited 0, and
+/// what it printed.
+async fn exec_output(
+    docker: &Docker,
+    container: &str,
+    script: &str,
+) -> Result<(bool, String), DockerError> {
     let action = format!("reconfiguring {container}");
     let id = docker
         .create_exec(
@@ -313,23 +442,125 @@ async fn exec(docker: &Docker, container: &str, script: &str) -> Result<(), Dock
     let code = docker
         .inspect_exec(&id)
         .await
-        .map_err(engine(action.clone()))?
+        .map_err(engine(action))?
         .exit_code;
-    if code != Some(0) {
+    Ok((code == Some(0), said))
+}
+
+/// Rewrites the front's nginx configuration, reloads it, and waits until
+/// the reload took: the running nginx answers the new marker and no old
+/// worker is still finishing requests (so what it sent to a container
+/// about to be removed has completed: the container is drained).
+async fn reload_proxy(docker: &Docker, d: &Desired, name: &str) -> Result<(), DockerError> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&d.proxy_conf);
+    let conf = desired::PROXY_CONF;
+    let (sock, path) = (desired::FRONT_SOCKET, desired::FRONT_CONFIG_PATH);
+    let marker = &d.front_marker;
+    // The workers before the reload: nginx keeps each one until its last
+    // request is done, so once they are all gone and the new configuration
+    // answers, nothing is in flight to the containers it dropped.
+    let workers = "for p in /proc/[0-9]*; do case \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" in 'nginx: worker process'*) echo ${p#/proc/};; esac; done";
+    let script = format!(
+        "old=$({workers}); echo {b64} | base64 -d > {conf}.new && nginx -t -c {conf}.new 2>&1 && mv {conf}.new {conf} && nginx -s reload -c {conf} 2>&1 && \
+         i=0; while [ $i -lt {DRAIN_POLLS} ]; do \
+         if [ \"$(curl -fsS --max-time 2 --unix-socket {sock} http://front{path})\" = '{marker}' ]; then \
+         left=; for w in $old; do [ -e /proc/$w ] && left=1; done; [ -z \"$left\" ] && exit 0; fi; \
+         sleep 0.1; i=$((i+1)); done; echo 'the reload did not take within {DRAIN_S} s (old workers still serving or the new configuration not answering)'; exit 1"
+    );
+    let (ok, said) = exec_output(docker, name, &script).await?;
+    if !ok {
         return Err(DockerError::Engine {
-            action,
-            message: format!("exit {code:?}: {}", said.trim()),
+            action: format!("reconfiguring {name}"),
+            message: said.trim().to_string(),
         });
     }
     Ok(())
 }
 
-/// Rewrites the front's nginx configuration and reloads it (no restart).
-async fn reload_proxy(docker: &Docker, d: &Desired, name: &str) -> Result<(), DockerError> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&d.proxy_conf);
-    let conf = desired::PROXY_CONF;
-    let script = format!("echo {b64} | base64 -d > {conf}.new && nginx -t -c {conf}.new 2>&1 && mv {conf}.new {conf} && nginx -s reload -c {conf}");
-    exec(docker, name, &script).await
+/// How long a reload may take to drain, in seconds, and in 0.1 s polls.
+const DRAIN_S: u32 = 60;
+const DRAIN_POLLS: u32 = DRAIN_S * 10;
+
+/// Takes a running front out of service gracefully (nginx finishes what it
+/// is serving, then exits), without the engine restarting it.
+async fn stop_front(docker: &Docker, name: &str) -> Result<(), DockerError> {
+    let action = format!("stopping {name}");
+    docker
+        .update_container(
+            name,
+            UpdateContainerOptions::<String> {
+                restart_policy: Some(restart(RestartPolicyNameEnum::NO)),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(engine(action.clone()))?;
+    // SIGQUIT: nginx's graceful shutdown.
+    let _ = docker
+        .kill_container(name, Some(KillContainerOptions { signal: "SIGQUIT" }))
+        .await;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(DRAIN_S as u64) {
+        let info = docker
+            .inspect_container(name, None)
+            .await
+            .map_err(engine(action.clone()))?;
+        if info.state.and_then(|s| s.running) != Some(true) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    docker
+        .stop_container(name, Some(StopContainerOptions { t: 1 }))
+        .await
+        .map_err(engine(action))
+}
+
+/// Puts a front [`stop_front`] stopped back into service.
+async fn restore_front(docker: &Docker, name: &str) -> Result<(), DockerError> {
+    let action = format!("restarting {name}");
+    docker
+        .start_container(name, None::<StartContainerOptions<String>>)
+        .await
+        .map_err(engine(action.clone()))?;
+    docker
+        .update_container(
+            name,
+            UpdateContainerOptions::<String> {
+                restart_policy: Some(restart(RestartPolicyNameEnum::UNLESS_STOPPED)),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(engine(action))
+}
+
+/// Replaces the front: the new one needs the host port the old one
+/// publishes, so the old one is stopped gracefully, the new one started and
+/// waited for; if it does not become healthy it is removed and the old one
+/// started again. Returns how long no front served, and what was stopped.
+async fn replace_front(
+    docker: &Docker,
+    d: &Desired,
+    s: &Spec,
+    old: &[&Observed],
+) -> Result<Duration, DockerError> {
+    let start = Instant::now();
+    for o in old {
+        stop_front(docker, &o.name).await?;
+    }
+    let new = async {
+        create(docker, d, s).await?;
+        wait_healthy(docker, &s.name, Duration::from_secs(60)).await
+    };
+    if let Err(e) = new.await {
+        let _ = remove(docker, &s.name).await;
+        for o in old {
+            restore_front(docker, &o.name).await?;
+        }
+        return Err(e);
+    }
+    Ok(start.elapsed())
 }
 
 /// What an apply did: the [`Action`]s and whether they were carried out.
@@ -343,7 +574,8 @@ pub async fn apply(
     log: &mut dyn FnMut(String),
 ) -> Result<Outcome, DockerError> {
     let docker = connect().await?;
-    let observed = observe(&docker, &d.env).await?;
+    let network = network_exists(&docker, d).await?;
+    let observed = observe_desired(&docker, d).await?;
     let actions = diff::diff(d, &observed);
     if dry_run || actions.is_empty() {
         return Ok(Outcome {
@@ -352,7 +584,8 @@ pub async fn apply(
         });
     }
     ensure_images(&docker, d).await?;
-    if ensure_network(&docker, d).await? {
+    if !network {
+        create_network(&docker, d).await?;
         log(format!("network {} created", d.network));
     }
     let mut done: Vec<String> = Vec::new();
@@ -362,23 +595,39 @@ pub async fn apply(
             .map(|a| a.to_string())
             .collect::<Vec<_>>()
     };
-    // Back ends before the front, so every upstream it names resolves.
-    let mut order: Vec<&Action> = actions.iter().collect();
-    order.sort_by_key(|a| match a {
-        Action::Create(s) | Action::Replace(s) => {
-            if s.is_proxy {
-                1
-            } else {
-                0
-            }
-        }
-        Action::Remove(_) => 2,
+    // Back ends before the front, so every upstream it names resolves;
+    // then reloads (the front stops sending to what is about to go), then
+    // removals.
+    let mut ordered: Vec<Action> = actions.clone();
+    ordered.sort_by_key(|a| match a {
+        Action::Create(s) | Action::Replace(s) => usize::from(s.is_proxy),
+        Action::Reload(_) => 2,
+        Action::Remove(_) => 3,
     });
-    let ordered: Vec<Action> = order.into_iter().cloned().collect();
-    let mut reloaded = false;
     for (i, a) in ordered.iter().enumerate() {
         let step = async {
             match a {
+                Action::Create(s) if s.is_proxy => {
+                    let old: Vec<&Observed> = observed
+                        .iter()
+                        .filter(|o| {
+                            o.service == s.service
+                                && o.running
+                                && o.publish.is_some()
+                                && o.publish == s.publish
+                        })
+                        .collect();
+                    if old.is_empty() {
+                        create(&docker, d, s).await?;
+                        return wait_healthy(&docker, &s.name, Duration::from_secs(60)).await;
+                    }
+                    let gap = replace_front(&docker, d, s, &old).await?;
+                    log(format!(
+                        "front replaced: no front served for {} ms",
+                        gap.as_millis()
+                    ));
+                    Ok(())
+                }
                 Action::Create(s) | Action::Replace(s) => {
                     if matches!(a, Action::Replace(_)) {
                         remove(&docker, &s.name).await?;
@@ -386,15 +635,8 @@ pub async fn apply(
                     create(&docker, d, s).await?;
                     wait_healthy(&docker, &s.name, Duration::from_secs(60)).await
                 }
-                Action::Remove(o) => {
-                    if !reloaded {
-                        // The front first stops sending to what is about to go.
-                        for p in d.containers.iter().filter(|c| c.is_proxy) {
-                            reload_proxy(&docker, d, &p.name).await?;
-                        }
-                    }
-                    remove(&docker, &o.name).await
-                }
+                Action::Reload(s) => reload_proxy(&docker, d, &s.name).await,
+                Action::Remove(o) => remove(&docker, &o.name).await,
             }
         };
         if let Err(e) = step.await {
@@ -404,38 +646,11 @@ pub async fn apply(
                 left(i, &ordered),
             )));
         }
-        if matches!(a, Action::Remove(_)) {
-            reloaded = true;
-        }
         log(a.to_string());
         done.push(a.to_string());
     }
-    if !reloaded {
-        // Replicas were added: existing fronts learn about them.
-        let fresh: Vec<&str> = actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::Create(s) | Action::Replace(s) => Some(s.name.as_str()),
-                Action::Remove(_) => None,
-            })
-            .collect();
-        for p in d
-            .containers
-            .iter()
-            .filter(|c| c.is_proxy && !fresh.contains(&c.name.as_str()))
-        {
-            if let Err(e) = reload_proxy(&docker, d, &p.name).await {
-                return Err(DockerError::Partial(Partial::new(
-                    e,
-                    done,
-                    vec![format!("reload {}", p.name)],
-                )));
-            }
-            log(format!("~ reloaded  {} (upstreams from the plan)", p.name));
-        }
-    }
     Ok(Outcome {
-        actions,
+        actions: ordered,
         applied: true,
     })
 }
@@ -453,12 +668,27 @@ pub struct ServiceStatus {
     pub healthy: usize,
     /// Containers of the service that the plan does not want (old specs).
     pub extra: usize,
+    /// Running fronts of the service whose live upstreams are not the
+    /// plan's (0 for a back end).
+    pub stale_fronts: usize,
 }
 
-/// Desired against running, per service.
+impl ServiceStatus {
+    /// Whether it differs from the plan.
+    pub fn drift(&self) -> bool {
+        self.running < self.desired
+            || self.healthy < self.desired
+            || self.extra > 0
+            || self.stale_fronts > 0
+    }
+}
+
+/// Desired against running, per service, the fronts' live upstreams
+/// included.
 pub async fn status(d: &Desired) -> Result<Vec<ServiceStatus>, DockerError> {
     let docker = connect().await?;
-    let observed = observe(&docker, &d.env).await?;
+    let observed = observe_desired(&docker, d).await?;
+    let actions = diff::diff(d, &observed);
     let mut services: Vec<String> = Vec::new();
     for c in &d.containers {
         if !services.contains(&c.service) {
@@ -489,6 +719,10 @@ pub async fn status(d: &Desired) -> Result<Vec<ServiceStatus>, DockerError> {
                     .iter()
                     .filter(|o| o.service == svc && !want.iter().any(|w| w.name == o.name))
                     .count(),
+                stale_fronts: actions
+                    .iter()
+                    .filter(|a| matches!(a, Action::Reload(s) if s.service == svc))
+                    .count(),
                 service: svc,
             }
         })
@@ -496,27 +730,59 @@ pub async fn status(d: &Desired) -> Result<Vec<ServiceStatus>, DockerError> {
 }
 
 /// Removes everything twip owns in `env` (containers, then its network);
-/// returns the names removed.
+/// returns the names removed. A failure half-way is
+/// [`DockerError::Partial`]: what was removed and what was not.
 pub async fn destroy(env: &str) -> Result<Vec<String>, DockerError> {
     let docker = connect().await?;
-    let mut removed = Vec::new();
-    for o in observe(&docker, env).await? {
-        remove(&docker, &o.name).await?;
-        removed.push(o.name);
-    }
-    let filters = HashMap::from([("label".to_string(), vec![format!("{}={env}", labels::ENV)])]);
-    let nets = docker
+    let containers: Vec<String> = observe(&docker, env)
+        .await?
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![
+            format!("{}={env}", labels::ENV),
+            format!("{}={}", labels::MANAGED, labels::MANAGED_VALUE),
+        ],
+    )]);
+    let networks: Vec<String> = docker
         .list_networks(Some(ListNetworksOptions::<String> { filters }))
         .await
-        .map_err(engine("listing networks"))?;
-    for n in nets {
-        if let Some(name) = n.name {
+        .map_err(engine("listing networks"))?
+        .into_iter()
+        .filter(|n| {
+            let l = n.labels.clone().unwrap_or_default();
+            labels::shared_owner(|k| l.get(k).map(String::as_str)) == Some(env)
+        })
+        .filter_map(|n| n.name)
+        .collect();
+    let mut removed: Vec<String> = Vec::new();
+    let todo: Vec<(bool, &String)> = containers
+        .iter()
+        .map(|c| (false, c))
+        .chain(networks.iter().map(|n| (true, n)))
+        .collect();
+    for (i, (is_network, name)) in todo.iter().enumerate() {
+        let r = if *is_network {
             docker
-                .remove_network(&name)
+                .remove_network(name)
                 .await
-                .map_err(engine(format!("removing network {name}")))?;
-            removed.push(name);
+                .map_err(engine(format!("removing network {name}")))
+        } else {
+            remove(&docker, name).await
+        };
+        if let Err(e) = r {
+            let what = |(n, x): &(bool, &String)| {
+                format!("{} {x}", if *n { "network" } else { "container" })
+            };
+            return Err(DockerError::Partial(Partial::destroy(
+                e,
+                removed,
+                todo[i..].iter().map(what).collect(),
+            )));
         }
+        removed.push(name.to_string());
     }
     Ok(removed)
 }

@@ -11,28 +11,57 @@ use super::{
 };
 use crate::{err, CmdResult};
 
+/// The entry's host port when `--port` is not given.
+const DEFAULT_PORT: u16 = 8080;
+
+/// The desired state; without `--port`, the entry keeps the host port the
+/// environment's front publishes (so `status` and `apply` without `--port`
+/// see no false drift), else [`DEFAULT_PORT`].
 fn desired(
+    rt: &tokio::runtime::Runtime,
     plan_path: &Path,
     scenario: Option<&PathBuf>,
     env: &str,
-    port: u16,
+    port: Option<u16>,
 ) -> Result<Desired, String> {
     let (plan, scenario) = load_plan(plan_path, scenario)?;
+    let port = match port {
+        Some(p) => p,
+        None => rt
+            .block_on(twip_docker::published_port(env))
+            .map_err(|e| e.to_string())?
+            .unwrap_or(DEFAULT_PORT),
+    };
     twip_docker::desired::desired(&plan, &scenario, env, port).map_err(|e| e.to_string())
+}
+
+/// The entry's host port in `d`.
+fn entry_port(d: &Desired) -> u16 {
+    d.containers
+        .iter()
+        .filter_map(|c| c.publish)
+        .min()
+        .unwrap_or(DEFAULT_PORT)
 }
 
 /// Runs `twip apply --target docker`: 0 done (or in sync), 2 dry run with
 /// changes, 1 failure.
 pub fn apply(args: &ApplyArgs) -> CmdResult {
-    let d = match desired(&args.plan, args.scenario.as_ref(), &args.env, args.port) {
-        Ok(d) => d,
-        Err(e) => return err(e),
-    };
-    warn(&d.warnings);
     let rt = match runtime() {
         Ok(r) => r,
         Err(e) => return err(e),
     };
+    let d = match desired(
+        &rt,
+        &args.plan,
+        args.scenario.as_ref(),
+        &args.env,
+        args.port,
+    ) {
+        Ok(d) => d,
+        Err(e) => return err(e),
+    };
+    warn(&d.warnings);
     let mut log = |line: String| outln!("{line}");
     match rt.block_on(twip_docker::apply(&d, args.dry_run, &mut log)) {
         Ok(out) if out.actions.is_empty() => {
@@ -47,12 +76,13 @@ pub fn apply(args: &ApplyArgs) -> CmdResult {
         Ok(out) => {
             let n = |f: fn(&Action) -> bool| out.actions.iter().filter(|a| f(a)).count();
             outln!(
-                "environment {}: applied: {} created, {} recreated, {} removed; entry on http://127.0.0.1:{}/",
+                "environment {}: applied: {} created, {} recreated, {} reloaded, {} removed; entry on http://127.0.0.1:{}/",
                 d.env,
                 n(|a| matches!(a, Action::Create(_))),
                 n(|a| matches!(a, Action::Replace(_))),
+                n(|a| matches!(a, Action::Reload(_))),
                 n(|a| matches!(a, Action::Remove(_))),
-                args.port
+                entry_port(&d)
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -63,12 +93,18 @@ pub fn apply(args: &ApplyArgs) -> CmdResult {
 /// Runs `twip status --target docker`: 0 in sync and healthy, 2 drift, 1
 /// failure.
 pub fn status(args: &StatusArgs) -> CmdResult {
-    let d = match desired(&args.plan, args.scenario.as_ref(), &args.env, args.port) {
-        Ok(d) => d,
-        Err(e) => return err(e),
-    };
     let rt = match runtime() {
         Ok(r) => r,
+        Err(e) => return err(e),
+    };
+    let d = match desired(
+        &rt,
+        &args.plan,
+        args.scenario.as_ref(),
+        &args.env,
+        args.port,
+    ) {
+        Ok(d) => d,
         Err(e) => return err(e),
     };
     match rt.block_on(twip_docker::status(&d)) {
@@ -83,7 +119,7 @@ pub fn status(args: &StatusArgs) -> CmdResult {
             );
             let mut drift = false;
             for r in &rows {
-                let bad = r.running < r.desired || r.healthy < r.desired || r.extra > 0;
+                let bad = r.drift();
                 drift |= bad;
                 outln!(
                     "{:<16} {:>8} {:>8} {:>8} {:>6}  {}",
@@ -93,6 +129,12 @@ pub fn status(args: &StatusArgs) -> CmdResult {
                     r.healthy,
                     r.extra,
                     if bad { "yes" } else { "no" }
+                );
+            }
+            for r in rows.iter().filter(|r| r.stale_fronts > 0) {
+                outln!(
+                    "{}: the running front routes to other upstreams than the plan's; `twip apply` reloads it",
+                    r.service
                 );
             }
             Ok(super::drift_code(drift))

@@ -40,9 +40,10 @@ pub struct ApplyArgs {
     /// Environment name: everything twip creates is labelled with it.
     #[arg(long, default_value = "default")]
     pub env: String,
-    /// Host port (on 127.0.0.1) of the entry service.
-    #[arg(long, default_value_t = 8080)]
-    pub port: u16,
+    /// Host port (on 127.0.0.1) of the entry service (Docker) [default:
+    /// the one the environment's front publishes, else 8080].
+    #[arg(long)]
+    pub port: Option<u16>,
     /// Print the changes and stop: exit 2 if there are any, 0 if in sync.
     #[arg(long)]
     pub dry_run: bool,
@@ -66,9 +67,10 @@ pub struct StatusArgs {
     /// The plan's scenario (default: the one the plan names).
     #[arg(long)]
     pub scenario: Option<PathBuf>,
-    /// Host port of the entry service.
-    #[arg(long, default_value_t = 8080)]
-    pub port: u16,
+    /// Host port of the entry service (Docker) [default: the one the
+    /// environment's front publishes, else 8080].
+    #[arg(long)]
+    pub port: Option<u16>,
     /// ECS options.
     #[command(flatten)]
     pub ecs: ecs::EcsOpts,
