@@ -420,7 +420,10 @@ fn a_stray_env_tag_is_not_ownership() {
     // Services carrying some of twip's tags, not all: env only, and env
     // and service without the twip.managed marker.
     let partial = [
-        ("foreign-env", json!([{"key": "twip.env", "value": env.name}])),
+        (
+            "foreign-env",
+            json!([{"key": "twip.env", "value": env.name}]),
+        ),
         (
             "foreign-service",
             json!([{"key": "twip.env", "value": env.name}, {"key": "twip.service", "value": "old"}]),
