@@ -37,7 +37,7 @@ the run could not start.";
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct LoadArgs {
-    /// The target: http://HOST[:PORT][/PATH] (GET; https is not supported).
+    /// The target: http://HOST:PORT/PATH, port and path optional (GET; https is not supported).
     pub url: String,
     /// Mean arrival rate, requests/s (Poisson).
     #[arg(
