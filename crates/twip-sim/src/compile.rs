@@ -185,7 +185,6 @@ pub(crate) struct ElasticModel {
 
 #[derive(Debug, Clone)]
 pub(crate) struct ElasticSvc {
-    pub name: String,
     pub auto: Option<Autoscaling>,
     pub schedule: Vec<ScheduledAction>,
     pub start_delay_s: f64,
@@ -252,7 +251,7 @@ impl Model {
         for (k, f) in s.failures.iter().enumerate() {
             let (mut replicas, description) = failure_targets(s, layout, &global, f)
                 .map_err(|m| SimError::Layout(format!("failure[{k}]: {m}")))?;
-            if elastic {
+            if elastic && f.kind != FailureKind::Replica {
                 // Resolved against the nodes of the moment when it starts.
                 replicas.clear();
             }
@@ -328,7 +327,6 @@ impl ElasticModel {
                 .iter()
                 .zip(&layout.replica_node)
                 .map(|(sv, reps)| ElasticSvc {
-                    name: sv.name.clone(),
                     auto: sv.autoscaling.clone(),
                     schedule: sv.schedule.clone(),
                     start_delay_s: sv.start_delay_s,

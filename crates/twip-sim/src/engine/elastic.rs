@@ -239,7 +239,6 @@ pub(crate) struct State {
     node_low_ticks: u32,
     ticks: u64,
     stats: ElasticStats,
-    sampled: Vec<bool>,
     /// The zone each failure took down, while it lasts.
     failure_zone: Vec<Option<u32>>,
     /// The nodes each failure took down.
@@ -264,6 +263,24 @@ impl State {
             self.stats.changes.push((now, r, to));
         }
         was
+    }
+
+    /// Per zone, the replicas among `slots` that are on a node (starting,
+    /// in service, or dead and not yet noticed).
+    fn zone_counts(&self, slots: std::ops::Range<u32>) -> Vec<u32> {
+        let mut count = vec![0u32; self.zone_down.len()];
+        for r in slots {
+            let n = self.node_of[r as usize];
+            if n != NONE
+                && matches!(
+                    self.slot[r as usize],
+                    Slot::Starting | Slot::InService | Slot::Dead
+                )
+            {
+                count[self.nodes[n as usize].zone as usize] += 1;
+            }
+        }
+        count
     }
 
     /// The failure that killed replica `r`, while it is dead.
@@ -325,7 +342,6 @@ impl Run<'_> {
                 failure_replicas: vec![0; self.m.failures.len()],
                 ..ElasticStats::default()
             },
-            sampled: vec![false; self.s.buckets.len()],
             failure_zone: vec![None; self.m.failures.len()],
             failure_nodes: vec![Vec::new(); self.m.failures.len()],
         };
@@ -427,18 +443,7 @@ impl Run<'_> {
     fn zone_for(&self, svc: u32) -> Option<u32> {
         let st = self.el.as_deref()?;
         let sv = &self.m.svcs[svc as usize];
-        let mut count = vec![0u32; st.zone_down.len()];
-        for r in sv.first_replica..sv.first_replica + sv.replicas {
-            if matches!(
-                st.slot[r as usize],
-                Slot::Starting | Slot::InService | Slot::Dead
-            ) {
-                let n = st.node_of[r as usize];
-                if n != NONE {
-                    count[st.nodes[n as usize].zone as usize] += 1;
-                }
-            }
-        }
+        let count = st.zone_counts(sv.first_replica..sv.first_replica + sv.replicas);
         (0..count.len() as u32)
             .filter(|&z| st.zone_down[z as usize] == 0)
             .min_by_key(|&z| (count[z as usize], z))
@@ -459,18 +464,7 @@ impl Run<'_> {
                 && n.cpu + es.cpu <= ty.vcpu + 1e-9
                 && n.mem + es.memory_mb <= ty.memory_mb + 1e-9
         };
-        let mut count = vec![0u32; st.zone_down.len()];
-        for r in sv.first_replica..sv.first_replica + sv.replicas {
-            if matches!(
-                st.slot[r as usize],
-                Slot::Starting | Slot::InService | Slot::Dead
-            ) {
-                let n = st.node_of[r as usize];
-                if n != NONE {
-                    count[st.nodes[n as usize].zone as usize] += 1;
-                }
-            }
-        }
+        let count = st.zone_counts(sv.first_replica..sv.first_replica + sv.replicas);
         (0..st.nodes.len() as u32)
             .filter(|&n| fits(&st.nodes[n as usize]))
             .min_by(|&a, &b| {
@@ -939,24 +933,17 @@ impl Run<'_> {
         let (kind, target) = em!(self).failures[i].clone();
         let description = match kind {
             FailureKind::Replica => {
-                let t = target.unwrap_or_default();
-                let (name, idx) = match t.split_once('/') {
-                    Some((n, k)) => (n.to_string(), k.parse::<u32>().unwrap_or(0)),
-                    None => (t.clone(), 0),
-                };
-                let svc = em!(self).svcs.iter().position(|s| s.name == name);
-                if let Some(svc) = svc {
-                    let r = self.m.svcs[svc].first_replica + idx;
-                    if idx < self.m.svcs[svc].replicas
-                        && matches!(
-                            st!(self).slot[r as usize],
-                            Slot::Starting | Slot::InService | Slot::Draining
-                        )
-                    {
+                // A replica slot, resolved when the model was compiled.
+                let f = &self.m.failures[i];
+                if let Some(&r) = f.replicas.first() {
+                    if matches!(
+                        st!(self).slot[r as usize],
+                        Slot::Starting | Slot::InService | Slot::Draining
+                    ) {
                         self.kill_task(r, i);
                     }
                 }
-                format!("replica {name}/{idx}")
+                f.description.clone()
             }
             FailureKind::Node => {
                 let st = st!(self);
@@ -1290,7 +1277,6 @@ impl Run<'_> {
             }
             series[k] = v;
         }
-        st.sampled[k] = true;
     }
 
     /// The measured window begins: the replica time before it is set apart.
