@@ -75,6 +75,41 @@ pub fn mmc_wait_quantile(c: u32, lambda: f64, s: f64, q: f64) -> f64 {
     (pw / (1.0 - q)).ln() / rate
 }
 
+/// The `q` quantile of the sojourn time (wait + service) in M/M/c with
+/// exponential service of mean `s`: `P(T > t) = (1 − C) e^{−μt} + C (θ e^{−μt}
+/// − μ e^{−θt}) / (θ − μ)`, `θ = cμ − λ`, `C` Erlang C; solved by bisection.
+pub fn mmc_sojourn_quantile(c: u32, lambda: f64, s: f64, q: f64) -> f64 {
+    let a = lambda * s;
+    if a >= c as f64 {
+        return f64::INFINITY;
+    }
+    let pw = erlang_c(c, a);
+    let mu = 1.0 / s;
+    let theta = c as f64 * mu - lambda;
+    let tail = |t: f64| {
+        let waited = if (theta - mu).abs() < 1e-12 * mu {
+            // S + X with both Exp(μ): Erlang-2.
+            (1.0 + mu * t) * (-mu * t).exp()
+        } else {
+            (theta * (-mu * t).exp() - mu * (-theta * t).exp()) / (theta - mu)
+        };
+        (1.0 - pw) * (-mu * t).exp() + pw * waited
+    };
+    let (mut lo, mut hi) = (0.0, s);
+    while tail(hi) > 1.0 - q {
+        hi *= 2.0;
+    }
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if tail(mid) > 1.0 - q {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +127,8 @@ mod tests {
         // M/M/c/c blocking is Erlang B
         assert!((mmck_blocking(3, 3, 2.0, 1.0) - erlang_b(3, 2.0)).abs() < 1e-12);
         assert_eq!(servers_for_wait(10.0, 1.0, 0.1), 13);
+        // M/M/1 sojourn is Exp(μ − λ).
+        let t = mmc_sojourn_quantile(1, 0.8, 1.0, 0.99);
+        assert!((t - 100f64.ln() / 0.2).abs() < 1e-9, "{t}");
     }
 }

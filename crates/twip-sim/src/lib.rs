@@ -32,8 +32,9 @@ use twip_model::{Layout, Scenario};
 
 pub use compile::Sampler;
 pub use report::{
-    Cause, Ci95, Elasticity, FailureReport, Latency, NodeCapacity, ReplicaChange, ReplicaState,
-    ScalingEvent, ServiceCapacity, ServiceCi95, ServiceReport, SimReport, SloReport, Timeline,
+    Cause, Censored, Ci95, Elasticity, FailureReport, Latency, NodeCapacity, ReplicaChange,
+    ReplicaState, ScalingEvent, ServiceCapacity, ServiceCi95, ServiceReport, SimReport, SloReport,
+    Timeline, Unfinished, Unstable,
 };
 
 /// How to run a simulation.

@@ -7,7 +7,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use twip_model::Scenario;
 
 use crate::compile::Model;
-use crate::engine::{RunStats, BATCHES, HIST_MAX_US};
+use crate::engine::{RunStats, BATCHES};
 
 /// Everything a simulation measured (the JSON contract of `twip simulate`).
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +47,13 @@ pub struct SimReport {
     pub mean_in_system: f64,
     /// The injected failures and the errors each caused.
     pub failures: Vec<FailureReport>,
+    /// Requests that arrived after the warm-up and were still in the system
+    /// when the run ended (neither completed nor errors).
+    pub unfinished: Unfinished,
+    /// Set when a run stopped early because its queue grew without bound
+    /// (the SLO is then not met).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unstable: Option<Unstable>,
     /// Per-interval series (with `--timeline`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Timeline>,
@@ -214,7 +221,10 @@ pub enum Cause {
 ///
 /// With two or more replications: t-intervals over the replications; with
 /// one: batch means over ten batches (the per-service ones need
-/// replications). Serialised as one map keyed by the field each qualifies
+/// replications). The p99's is the batch-means interval of the
+/// distribution function at the p99, inverted (see `quantile_ci`), over
+/// replications or over batches merged until each holds enough requests
+/// above the p99; `latency_p99_widened` says when even two could not. Serialised as one map keyed by the field each qualifies
 /// (`latency_ms.mean`, `latency_ms.p99`, `error_rate`,
 /// `services.NAME.mean_wait_ms`, `services.NAME.utilization`), the absent
 /// ones left out.
@@ -224,6 +234,9 @@ pub struct Ci95 {
     pub latency_mean_ms: Option<f64>,
     /// Of `latency_ms.p99`.
     pub latency_p99_ms: Option<f64>,
+    /// The p99 interval was widened: too few requests above the p99 in a
+    /// batch (or replication) for the usual estimate.
+    pub latency_p99_widened: bool,
     /// Of `error_rate`.
     pub error_rate: Option<f64>,
     /// Per service, in the scenario's order.
@@ -254,11 +267,82 @@ impl Serialize for Ci95 {
             put(&format!("services.{name}.mean_wait_ms"), c.mean_wait_ms)?;
             put(&format!("services.{name}.utilization"), c.utilization)?;
         }
+        if self.latency_p99_widened {
+            m.serialize_entry("latency_ms.p99.widened", &true)?;
+        }
         m.end()
     }
 }
 
-/// Latency summary in milliseconds.
+/// Requests still in the system when the run ended (all replications).
+#[derive(Debug, Clone, Serialize)]
+pub struct Unfinished {
+    /// How many.
+    pub requests: u64,
+    /// Age of the oldest (ms); 0 when there is none.
+    pub oldest_ms: f64,
+    /// Their mean age (ms); 0 when there is none.
+    pub mean_age_ms: f64,
+}
+
+/// A run stopped before its end: the queue grows without bound.
+///
+/// The engine stops a run once more than [`BOUND`](Self::BOUND) requests are in the system while the arrival rate exceeds the capacity
+/// of the bottleneck service (replicas in rotation × workers ÷ (visits ×
+/// mean holding time without queueing): an upper bound, so the queue
+/// certainly grows), or once more than [`HARD_BOUND`](Self::HARD_BOUND) are,
+/// whatever the rates (the memory bound). The figures then cover the
+/// simulated time up to the stop.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Unstable {
+    /// When the (earliest) run stopped (s of simulated time).
+    pub at_s: f64,
+    /// Requests in the system then.
+    pub in_system: u64,
+    /// Arrival rate then (requests/s).
+    pub arrival_rps: f64,
+    /// The bottleneck's capacity then (entry requests/s).
+    pub capacity_rps: f64,
+    /// Runs (replications or segments) that stopped.
+    pub runs: u32,
+}
+
+impl Unstable {
+    /// Requests in the system past which an overloaded run stops.
+    pub const BOUND: u64 = crate::engine::IN_SYSTEM_BOUND as u64;
+    /// Requests in the system past which any run stops.
+    pub const HARD_BOUND: u64 = crate::engine::IN_SYSTEM_HARD_BOUND as u64;
+}
+
+/// Which latency figures are lower bounds ("more than"), because requests
+/// still in the system at the end could change them: a percentile `p` when
+/// those requests are more than `1 − p` of the requests counted, the max
+/// when the oldest of them is older than the slowest completed one, the
+/// mean when they are more than 1 % of the requests counted. A censored
+/// figure counts the unfinished requests at their age.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Censored {
+    /// `latency_ms.mean` is a lower bound.
+    pub mean: bool,
+    /// `latency_ms.p50` is a lower bound.
+    pub p50: bool,
+    /// `latency_ms.p95` is a lower bound.
+    pub p95: bool,
+    /// `latency_ms.p99` is a lower bound.
+    pub p99: bool,
+    /// `latency_ms.max` is a lower bound.
+    pub max: bool,
+}
+
+impl Censored {
+    /// No figure is censored.
+    pub fn is_none(&self) -> bool {
+        *self == Censored::default()
+    }
+}
+
+/// Latency summary in milliseconds: of the requests that completed, unless
+/// [`Latency::censored`] says a figure is a lower bound.
 #[derive(Debug, Clone, Serialize)]
 pub struct Latency {
     /// Mean.
@@ -271,6 +355,9 @@ pub struct Latency {
     pub p99: f64,
     /// Largest.
     pub max: f64,
+    /// The figures that are lower bounds (left out of the JSON when none is).
+    #[serde(skip_serializing_if = "Censored::is_none")]
+    pub censored: Censored,
 }
 
 /// One service's figures.
@@ -360,11 +447,98 @@ pub(crate) fn half_width(xs: &[f64]) -> Option<f64> {
     Some(t * (var / n as f64).sqrt())
 }
 
+/// Requests above the quantile each group (batch or replication) must hold
+/// for the quantile's interval to rest on its batch means alone.
+pub(crate) const TAIL_MIN: u64 = 20;
+
+/// A quantile's 95 % interval.
+#[derive(Debug, Clone, Copy)]
+struct QuantileCi {
+    half_width_ms: f64,
+    widened: bool,
+}
+
+/// The 95 % interval of the `p` quantile of `all` (the merged distribution),
+/// from `units`: consecutive batches of one replication, or replications.
+///
+/// A batch's p99 is a biased, skewed estimate when the batch holds few
+/// requests above it, so a t-interval over batch p99s under-covers (73 % on
+/// 20-minute runs). Instead the interval is that of the distribution
+/// function at the estimate, inverted: each group's share of requests at or
+/// below `Q̂ = all.quantile(p)` is an unbiased mean, whose batch-means
+/// t-interval `p ± h` (deviations taken around the overall share, as in
+/// sectioning; never narrower than independent samples would give) maps
+/// back through `all` to `[Q̂(p − h), Q̂(p + h)]`; the half-width reported is
+/// the larger side. Units are merged into fewer, longer groups (a divisor
+/// of their number, at least two) until each holds [`TAIL_MIN`] requests
+/// above `Q̂`; when even two halves do not, the interval rests on two and
+/// is marked widened. `None` when nothing completed.
+fn quantile_ci<T: hdrhistogram::Counter>(
+    all: &Histogram<u64>,
+    units: &[Histogram<T>],
+    p: f64,
+) -> Option<QuantileCi> {
+    let n_all = all.len();
+    if n_all == 0 || units.len() < 2 {
+        return None;
+    }
+    let q = all.value_at_quantile(p);
+    let counts: Vec<(u64, u64)> = units
+        .iter()
+        .map(|h| (h.len(), h.count_between(0, q)))
+        .collect();
+    let k = counts.len();
+    let group = |b: usize| -> Vec<(u64, u64)> {
+        (0..b)
+            .map(|j| {
+                counts[j * k / b..(j + 1) * k / b]
+                    .iter()
+                    .fold((0, 0), |(n, lo), &(a, c)| (n + a, lo + c))
+            })
+            .collect()
+    };
+    let enough = |g: &[(u64, u64)]| g.iter().all(|&(n, lo)| n - lo >= TAIL_MIN);
+    let (groups, widened) = (2..=k)
+        .rev()
+        .filter(|&b| k.is_multiple_of(b))
+        .map(group)
+        .find(|g| enough(g))
+        .map(|g| (g, false))
+        .unwrap_or_else(|| (group(2), true));
+    let groups: Vec<(f64, f64)> = groups
+        .into_iter()
+        .filter(|&(n, _)| n > 0)
+        .map(|(n, lo)| (n as f64, lo as f64))
+        .collect();
+    let b = groups.len();
+    if b < 2 {
+        return None;
+    }
+    let n: f64 = groups.iter().map(|g| g.0).sum();
+    let share = groups.iter().map(|g| g.1).sum::<f64>() / n;
+    let var = groups
+        .iter()
+        .map(|&(m, lo)| (lo / m - share).powi(2))
+        .sum::<f64>()
+        / (b - 1) as f64;
+    let se = (var / b as f64).max(p * (1.0 - p) / n).sqrt();
+    let t = StudentsT::new(0.0, 1.0, (b - 1) as f64)
+        .ok()?
+        .inverse_cdf(0.975);
+    let h = t * se;
+    let at = |x: f64| all.value_at_quantile(x.clamp(0.0, 1.0)) as f64;
+    let (lo, mid, hi) = (at(p - h), q as f64, at(p + h));
+    let half = (hi - mid).max(mid - lo);
+    Some(QuantileCi {
+        half_width_ms: half / 1e3,
+        widened,
+    })
+}
+
 /// Per-replication (or, with one replication, per-batch) values of the
 /// headline figures, for confidence intervals.
 struct Sample {
     mean_ms: f64,
-    p99_ms: f64,
     error_rate: f64,
 }
 
@@ -386,7 +560,12 @@ pub(crate) fn build(
     node_type: Option<&crate::NodeType>,
 ) -> SimReport {
     let reps = runs.len();
-    let measured = m.end - m.warmup;
+    // A run stopped as unstable measured only up to its stop.
+    let measured = if runs.iter().any(|r| r.unstable.is_some()) {
+        runs.iter().map(|r| r.measured_s).sum::<f64>() / reps as f64
+    } else {
+        m.end - m.warmup
+    };
     let nb = runs[0].buckets.len();
     let bucket_s = runs[0].bucket_s;
 
@@ -395,7 +574,6 @@ pub(crate) fn build(
         runs.iter()
             .map(|r| Sample {
                 mean_ms: ratio(r.latency_sum, r.completed as f64) * 1e3,
-                p99_ms: q_ms(&r.hist(), 0.99),
                 error_rate: ratio(r.errors as f64, (r.completed + r.errors) as f64),
             })
             .collect()
@@ -404,22 +582,20 @@ pub(crate) fn build(
         let r = &runs[0];
         r.buckets
             .chunks(nb / BATCHES)
-            .zip(&r.batches)
-            .map(|(c, h)| {
+            .map(|c| {
                 let done: u64 = c.iter().map(|b| b.completed).sum();
                 let err: u64 = c.iter().map(|b| b.errors).sum();
                 let sum: f64 = c.iter().map(|b| b.latency_sum).sum();
                 Sample {
                     mean_ms: ratio(sum, done as f64) * 1e3,
-                    p99_ms: q_ms(h, 0.99),
                     error_rate: ratio(err as f64, (done + err) as f64),
                 }
             })
             .collect()
     };
 
-    let mut hist =
-        Histogram::<u64>::new_with_bounds(1, HIST_MAX_US, 3).expect("valid histogram bounds");
+    let mut hist = Histogram::<u64>::new_with_bounds(1, runs[0].batches[0].high(), 3)
+        .expect("valid histogram bounds");
     let (mut requests, mut completed, mut errors, mut events) = (0, 0, 0, 0);
     let (mut latency_sum, mut in_system_area) = (0.0, 0.0);
     for r in &runs {
@@ -432,25 +608,29 @@ pub(crate) fn build(
         in_system_area += r.in_system_area;
     }
     let error_rate = ratio(errors as f64, (completed + errors) as f64);
-    let latency_ms = Latency {
-        mean: if completed > 0 {
-            latency_sum / completed as f64 * 1e3
-        } else {
-            f64::NAN
-        },
-        p50: q_ms(&hist, 0.50),
-        p95: q_ms(&hist, 0.95),
-        p99: q_ms(&hist, 0.99),
-        max: if hist.is_empty() {
-            f64::NAN
-        } else {
-            hist.max() as f64 / 1e3
-        },
+    let unfinished = Unfinished {
+        requests: runs.iter().map(|r| r.unfinished.count).sum(),
+        oldest_ms: runs.iter().map(|r| r.unfinished.oldest).fold(0.0, f64::max) * 1e3,
+        mean_age_ms: ratio(
+            runs.iter().map(|r| r.unfinished.age_sum).sum(),
+            runs.iter().map(|r| r.unfinished.count).sum::<u64>() as f64,
+        ) * 1e3,
     };
-
+    let latency_ms = latency(&hist, &runs, completed, latency_sum, &unfinished);
+    // The p99's interval: per replication, or per batch of the one replication.
+    let p99_ci = if reps >= 2 {
+        let units: Vec<Histogram<u64>> = runs.iter().map(|r| r.hist()).collect();
+        quantile_ci(&hist, &units, 0.99)
+    } else {
+        quantile_ci(&hist, &runs[0].batches, 0.99)
+    };
+    // A lower bound (censored) has no interval.
+    let c = latency_ms.censored;
     let mut ci95 = Ci95 {
-        latency_mean_ms: half_width(&samples.iter().map(|x| x.mean_ms).collect::<Vec<_>>()),
-        latency_p99_ms: half_width(&samples.iter().map(|x| x.p99_ms).collect::<Vec<_>>()),
+        latency_mean_ms: half_width(&samples.iter().map(|x| x.mean_ms).collect::<Vec<_>>())
+            .filter(|_| !c.mean),
+        latency_p99_ms: p99_ci.map(|c| c.half_width_ms).filter(|_| !c.p99),
+        latency_p99_widened: p99_ci.is_some_and(|c| c.widened),
         error_rate: half_width(&samples.iter().map(|x| x.error_rate).collect::<Vec<_>>()),
         services: IndexMap::new(),
     };
@@ -560,7 +740,18 @@ pub(crate) fn build(
     });
 
     let elastic = elasticity(s, m, &runs, node_type, &failures);
-    let slo = verdict(s, &latency_ms, error_rate, completed);
+    let unstable = runs
+        .iter()
+        .filter_map(|r| r.unstable)
+        .min_by(|a, b| a.at.total_cmp(&b.at));
+    let unstable = unstable.map(|u| Unstable {
+        at_s: u.at,
+        in_system: u.in_system,
+        arrival_rps: u.arrival_rps,
+        capacity_rps: u.capacity_rps,
+        runs: runs.iter().filter(|r| r.unstable.is_some()).count() as u32,
+    });
+    let slo = verdict(s, &latency_ms, error_rate, completed, unstable.is_some());
     SimReport {
         scenario: s.name.clone(),
         seed,
@@ -579,8 +770,65 @@ pub(crate) fn build(
         throughput_rps: completed as f64 / measured / reps as f64,
         mean_in_system: in_system_area / measured / reps as f64,
         failures,
+        unfinished,
+        unstable,
         timeline,
         elastic,
+    }
+}
+
+/// The latency summary: of the completed requests (`hist`, `latency_sum` in
+/// s), each figure the unfinished requests could change replaced by the
+/// lower bound that counts them at their age (see [`Censored`]).
+fn latency(
+    hist: &Histogram<u64>,
+    runs: &[RunStats],
+    completed: u64,
+    latency_sum: f64,
+    u: &Unfinished,
+) -> Latency {
+    let n = (completed + u.requests) as f64;
+    let share = ratio(u.requests as f64, n);
+    let censored_q = |p: f64| share > 1.0 - p;
+    // Completed and unfinished (at their ages) together, only when needed.
+    let with_ages = censored_q(0.99).then(|| {
+        let mut h = hist.clone();
+        for a in runs.iter().filter_map(|r| r.unfinished.ages.as_ref()) {
+            for v in a.iter_recorded() {
+                h.saturating_record_n(v.value_iterated_to(), v.count_at_value() as u64);
+            }
+        }
+        h
+    });
+    let q = |p: f64| match &with_ages {
+        Some(h) if censored_q(p) => q_ms(h, p),
+        _ => q_ms(hist, p),
+    };
+    let max_done = if hist.is_empty() {
+        f64::NAN
+    } else {
+        hist.max() as f64 / 1e3
+    };
+    let censored = Censored {
+        mean: share > 0.01,
+        p50: censored_q(0.50),
+        p95: censored_q(0.95),
+        p99: censored_q(0.99),
+        max: u.requests > 0 && (max_done.is_nan() || u.oldest_ms > max_done),
+    };
+    Latency {
+        mean: if censored.mean {
+            (latency_sum * 1e3 + u.mean_age_ms * u.requests as f64) / n
+        } else if completed > 0 {
+            latency_sum / completed as f64 * 1e3
+        } else {
+            f64::NAN
+        },
+        p50: q(0.50),
+        p95: q(0.95),
+        p99: q(0.99),
+        max: if censored.max { u.oldest_ms } else { max_done },
+        censored,
     }
 }
 
@@ -715,12 +963,25 @@ fn elasticity(
     })
 }
 
-fn verdict(s: &Scenario, lat: &Latency, error_rate: f64, completed: u64) -> SloReport {
+fn verdict(
+    s: &Scenario,
+    lat: &Latency,
+    error_rate: f64,
+    completed: u64,
+    unstable: bool,
+) -> SloReport {
     let mut violations = Vec::new();
     if let Some(slo) = &s.slo {
         if let Some(bound) = slo.p99_ms {
-            if completed == 0 {
+            if lat.censored.p99 && lat.p99 > bound {
+                violations.push(format!("p99 more than {:.1} ms > {bound} ms", lat.p99));
+            } else if completed == 0 {
                 violations.push(format!("p99: no request completed (bound {bound} ms)"));
+            } else if lat.censored.p99 {
+                violations.push(format!(
+                    "p99 more than {:.1} ms (requests still in the system), bound {bound} ms",
+                    lat.p99
+                ));
             } else if lat.p99 > bound {
                 violations.push(format!("p99 {:.1} ms > {bound} ms", lat.p99));
             }
@@ -732,7 +993,9 @@ fn verdict(s: &Scenario, lat: &Latency, error_rate: f64, completed: u64) -> SloR
         }
     }
     SloReport {
-        met: violations.is_empty(),
+        // An unstable run meets nothing, whatever its objectives (its
+        // `SimReport::unstable` says why).
+        met: violations.is_empty() && !unstable,
         violations,
     }
 }
