@@ -177,17 +177,63 @@ fn table(r: &SimReport) -> String {
             .unwrap_or_default()
     );
     let l = &r.latency_ms;
+    // A censored figure is a lower bound: requests still in the system.
+    let at_least = |x: f64, censored: bool| {
+        if censored {
+            format!("> {}", ms(x))
+        } else {
+            ms(x)
+        }
+    };
+    let p99_ci = match r.ci95.latency_p99_ms {
+        Some(h) if r.ci95.latency_p99_widened => {
+            format!(" ± {} (widened: few requests above the p99)", ms(h))
+        }
+        h => ci(h),
+    };
+    let c = l.censored;
     let _ = writeln!(
         o,
         "latency ms: mean {}{}  p50 {}  p95 {}  p99 {}{}  max {}",
-        ms(l.mean),
+        at_least(l.mean, c.mean),
         ci(r.ci95.latency_mean_ms),
-        ms(l.p50),
-        ms(l.p95),
-        ms(l.p99),
-        ci(r.ci95.latency_p99_ms),
-        ms(l.max)
+        at_least(l.p50, c.p50),
+        at_least(l.p95, c.p95),
+        at_least(l.p99, c.p99),
+        p99_ci,
+        at_least(l.max, c.max)
     );
+    let u = &r.unfinished;
+    if !c.is_none() || r.unstable.is_some() {
+        let _ = writeln!(
+            o,
+            "still in the system at the end: {} requests (oldest {:.1} s, mean age {:.1} s); \
+             figures marked > count them at their age",
+            u.requests,
+            u.oldest_ms / 1e3,
+            u.mean_age_ms / 1e3
+        );
+    }
+    if let Some(x) = &r.unstable {
+        let why = if x.arrival_rps > x.capacity_rps {
+            format!(
+                "arrivals {:.1} req/s above a capacity of {:.1} req/s",
+                x.arrival_rps, x.capacity_rps
+            )
+        } else {
+            format!(
+                "past the memory bound of {} requests",
+                twip_sim::Unstable::HARD_BOUND
+            )
+        };
+        let _ = writeln!(
+            o,
+            "unstable: the queue grows without bound: {} requests in the system at {}, {why}; \
+             the run stopped there",
+            x.in_system,
+            hms(x.at_s)
+        );
+    }
     let _ = writeln!(o);
     let _ = writeln!(
         o,
@@ -232,7 +278,11 @@ fn table(r: &SimReport) -> String {
     if r.slo.met {
         let _ = writeln!(o, "SLO: met");
     } else {
-        let _ = writeln!(o, "SLO: NOT met: {}", r.slo.violations.join("; "));
+        let mut why = r.slo.violations.clone();
+        if r.unstable.is_some() {
+            why.insert(0, "unstable".into());
+        }
+        let _ = writeln!(o, "SLO: NOT met: {}", why.join("; "));
     }
     o
 }
