@@ -203,6 +203,15 @@ pub enum Violation {
         /// Set when the verdict was inferred.
         inferred: Option<Inference>,
     },
+    /// The queue grew without bound and the simulation stopped early.
+    Unstable {
+        /// Requests in the system when it stopped.
+        in_system: u64,
+        /// Simulated seconds at the stop.
+        at_s: f64,
+        /// The case.
+        loss: Loss,
+    },
     /// The p99 (or the upper end of its 95 % interval) is over the bound.
     P99 {
         /// Measured p99 (ms).
@@ -247,6 +256,7 @@ impl Violation {
         match self {
             Violation::SimFailed { loss, .. }
             | Violation::NoneCompleted { loss, .. }
+            | Violation::Unstable { loss, .. }
             | Violation::P99 { loss, .. }
             | Violation::ErrorRate { loss, .. } => loss,
         }
@@ -271,6 +281,16 @@ impl fmt::Display for Violation {
                 "no request completed {}{}",
                 loss.where_(),
                 note(inferred)
+            ),
+            Violation::Unstable {
+                in_system,
+                at_s,
+                loss,
+            } => write!(
+                f,
+                "unstable {}: the queue grew without bound ({in_system} requests in the system \
+                 after {at_s:.0} s)",
+                loss.where_()
             ),
             Violation::P99 {
                 p99_ms,

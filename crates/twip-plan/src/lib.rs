@@ -101,6 +101,20 @@ pub enum PlanError {
         /// What the plugin did.
         source: Box<PolicyError>,
     },
+    /// The policy's calls took longer, in total, than the plan allows.
+    #[error(
+        "policy {policy} used up the plan's policy time budget of {budget_s:.0} s after \
+         {calls} placements; a placement policy answers in milliseconds: fix the plugin, \
+         or raise the budget with --policy-budget"
+    )]
+    PolicyBudget {
+        /// Name or path.
+        policy: String,
+        /// The budget in seconds.
+        budget_s: f64,
+        /// Placements made (two calls each).
+        calls: u64,
+    },
     /// The policy gave two different answers to one request.
     #[error(
         "policy {policy} is not deterministic: it answered the same request for {candidate} \
@@ -153,7 +167,18 @@ pub struct PlanOptions {
     pub seed: Option<u64>,
     /// Counters for a progress bar.
     pub progress: Option<Arc<Progress>>,
+    /// Wall-clock time the policy plugin may spend over the whole plan;
+    /// `None` takes [`POLICY_BUDGET`].
+    pub policy_budget: Option<std::time::Duration>,
 }
+
+/// The default wall-clock budget of a plan's policy calls. The built-in
+/// policies spend well under a second on the worldwide search (a few
+/// hundred calls); a plugin that uses most of its per-call deadline on
+/// every call would stretch a plan to many minutes. Past the budget the
+/// plan stops with [`PlanError::PolicyBudget`] (exit 1): it never changes
+/// which plan is found, only whether one is.
+pub const POLICY_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Search statistics.
 #[derive(Debug, Clone, Default)]
@@ -217,6 +242,10 @@ pub struct Planner {
     seed: u64,
     cache: cache::Cache,
     progress: Option<Arc<Progress>>,
+    policy_budget: std::time::Duration,
+    /// Nanoseconds spent in policy calls, and placements made.
+    policy_spent: AtomicU64,
+    placements: AtomicU64,
 }
 
 impl Planner {
@@ -260,6 +289,9 @@ impl Planner {
             seed: opts.seed.unwrap_or(scenario.seed),
             cache: cache::Cache::default(),
             progress: opts.progress.clone(),
+            policy_budget: opts.policy_budget.unwrap_or(POLICY_BUDGET),
+            policy_spent: AtomicU64::new(0),
+            placements: AtomicU64::new(0),
         })
     }
 
@@ -276,6 +308,25 @@ impl Planner {
     /// The resolved infrastructure.
     pub fn infra(&self) -> &Infra {
         &self.infra
+    }
+
+    /// Adds a placement's policy time to the plan's total; past the budget
+    /// the plan stops.
+    fn charge_policy_time(&self, took: std::time::Duration) -> Result<(), PlanError> {
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let spent = self
+            .policy_spent
+            .fetch_add(ns, Ordering::Relaxed)
+            .saturating_add(ns);
+        let calls = self.placements.fetch_add(1, Ordering::Relaxed) + 1;
+        if u128::from(spent) > self.policy_budget.as_nanos() {
+            return Err(PlanError::PolicyBudget {
+                policy: self.policy.clone(),
+                budget_s: self.policy_budget.as_secs_f64(),
+                calls,
+            });
+        }
+        Ok(())
     }
 
     fn bump(&self, f: impl Fn(&Progress) -> &AtomicU64, by: u64) {

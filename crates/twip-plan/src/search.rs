@@ -79,9 +79,12 @@ impl Planner {
             .plugin
             .lock()
             .map_err(|_| PlaceFail::Plugin(PlanError::Input("policy lock poisoned".into())))?;
+        let started = std::time::Instant::now();
         let first = plugin.place(&req);
         let second = plugin.place(&req);
         drop(plugin);
+        self.charge_policy_time(started.elapsed())
+            .map_err(PlaceFail::Plugin)?;
         // A failure that is not a refusal, in either call, stops the plan.
         let first = match first {
             Err(e) if refusal(&e).is_none() => return Err(failed(e)),

@@ -121,6 +121,12 @@ pub struct CaseResult {
     pub error_bound: Option<f64>,
     /// The simulation could not run.
     pub failed: Option<String>,
+    /// The run stopped because its queue grew without bound: requests in
+    /// the system and when.
+    pub unstable: Option<(u64, f64)>,
+    /// The p99 is a lower bound (requests still in the system at the end
+    /// could raise it): it meets no bound.
+    pub p99_censored: bool,
     /// Set when the result was inferred from another simulated case.
     pub inferred_from: Option<Inference>,
 }
@@ -138,6 +144,8 @@ impl CaseResult {
             p99_bound: None,
             error_bound: None,
             failed: None,
+            unstable: None,
+            p99_censored: false,
             inferred_from: None,
         }
     }
@@ -152,13 +160,20 @@ impl CaseResult {
                 message: f.clone(),
             });
         }
+        if let Some((in_system, at_s)) = self.unstable {
+            return Some(Violation::Unstable {
+                in_system,
+                at_s,
+                loss,
+            });
+        }
         if let Some(b) = self.p99_bound {
             if self.p99_ms.is_nan() {
                 return Some(Violation::NoneCompleted { loss, inferred });
             }
             // Met only if the whole 95 % interval is within the bound.
             let ci = self.p99_ci95_ms.filter(|x| x.is_finite()).unwrap_or(0.0);
-            if self.p99_ms + ci > b {
+            if self.p99_censored || self.p99_ms + ci > b {
                 return Some(Violation::P99 {
                     p99_ms: self.p99_ms,
                     bound_ms: b,
@@ -388,6 +403,8 @@ pub fn run_case(
     };
     out.p99_ms = r.latency_ms.p99;
     out.p99_ci95_ms = r.ci95.latency_p99_ms;
+    out.unstable = r.unstable.map(|u| (u.in_system, u.at_s));
+    out.p99_censored = r.latency_ms.censored.p99;
     match &r.timeline {
         Some(t) if case.loss != Loss::None => {
             let detect = s

@@ -98,3 +98,24 @@ fn a_consistent_refusal_is_a_rejection() {
         twip_plan::Outcome::Found { .. } => panic!("nothing can be placed"),
     }
 }
+
+#[test]
+fn the_plans_policy_time_budget_stops_a_slow_policy() {
+    // A zero budget: the first placement already spends more than it.
+    let opts = PlanOptions {
+        policy_budget: Some(std::time::Duration::ZERO),
+        ..PlanOptions::default()
+    };
+    match twip_plan::plan(&scenario(), &opts) {
+        Err(e @ PlanError::PolicyBudget { calls: 1, .. }) => {
+            assert!(e.to_string().contains("--policy-budget"), "{e}")
+        }
+        Err(e) => panic!("expected PolicyBudget, got {e}"),
+        Ok(_) => panic!("a plan past its policy budget must stop"),
+    }
+    // The default budget is far above what the built-in policy needs.
+    assert!(matches!(
+        twip_plan::plan(&scenario(), &PlanOptions::default()),
+        Ok(twip_plan::Outcome::Found { .. })
+    ));
+}

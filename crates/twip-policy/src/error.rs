@@ -14,6 +14,17 @@ pub enum PolicyError {
         #[source]
         source: std::io::Error,
     },
+    /// The plugin file is larger than any policy needs.
+    #[error(
+        "plugin {path} is larger than {limit_mib} MiB (twip reads and compiles at most that much; \
+         a placement policy is usually under 1 MiB)"
+    )]
+    TooLarge {
+        /// The plugin file.
+        path: PathBuf,
+        /// The limit in MiB.
+        limit_mib: u64,
+    },
     /// The bytes are not WebAssembly at all.
     #[error("not a WebAssembly file (no `\\0asm` header)")]
     NotWasm,
@@ -73,6 +84,13 @@ pub enum PolicyError {
         /// The memory cap, in MiB (rounded down).
         cap_mib: u64,
     },
+    /// The plugin called `memory.grow` more often in one call than any
+    /// policy needs (each grow costs the host time that fuel does not count).
+    #[error("plugin called memory.grow more than {max} times in one call")]
+    TooManyGrows {
+        /// The bound.
+        max: u32,
+    },
     /// The plugin's stack overflowed (runaway recursion?).
     #[error("plugin overflowed its stack (runaway recursion?)")]
     StackOverflow,
@@ -123,6 +141,7 @@ impl PolicyError {
             PolicyError::OutOfFuel { .. }
                 | PolicyError::Timeout { .. }
                 | PolicyError::MemoryLimit { .. }
+                | PolicyError::TooManyGrows { .. }
                 | PolicyError::StackOverflow
                 | PolicyError::Trap(_)
                 | PolicyError::Malformed(_)

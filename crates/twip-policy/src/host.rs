@@ -16,6 +16,15 @@ use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
 const TICK: Duration = Duration::from_millis(10);
 /// Longest error message of a plugin that is kept.
 const MAX_MESSAGE: usize = 1000;
+/// Largest component file read (and compiled): the bundled policies are
+/// 20–55 KB, so 16 MiB is far above any real policy, and it bounds
+/// compilation (a 98 MB component took 70 s and 1.6 GB to compile).
+pub const MAX_COMPONENT_BYTES: u64 = 16 << 20;
+/// `memory.grow` calls one plugin call may make. Each grow is a host call
+/// that costs one unit of fuel but far more time, so a plugin growing in a
+/// loop would stretch every call to its wall-clock deadline; counting the
+/// grows makes that bound deterministic (a real policy grows a few times).
+pub const MAX_GROWS_PER_CALL: u32 = 10_000;
 
 /// Per-call limits of a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,10 +148,23 @@ impl Host {
 
     /// Loads a plugin from a `.wasm` component file.
     pub fn load_file(&self, path: &Path) -> Result<Plugin, PolicyError> {
-        let bytes = std::fs::read(path).map_err(|source| PolicyError::Io {
+        use std::io::Read;
+        let io = |source| PolicyError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .map_err(io)?
+            .take(MAX_COMPONENT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_COMPONENT_BYTES {
+            return Err(PolicyError::TooLarge {
+                path: path.to_path_buf(),
+                limit_mib: MAX_COMPONENT_BYTES >> 20,
+            });
+        }
         self.load(&bytes)
     }
 
@@ -319,6 +341,10 @@ struct State {
 struct Limiter {
     cap: usize,
     hit: bool,
+    /// `memory.grow` calls in the current call.
+    grows: u32,
+    /// The call made more than [`MAX_GROWS_PER_CALL`] of them.
+    too_many_grows: bool,
 }
 
 impl ResourceLimiter for Limiter {
@@ -328,6 +354,13 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        self.grows += 1;
+        // Past the count, a trap rather than a failed grow: a plugin that
+        // goes on asking would spend the call's deadline in host calls.
+        if self.grows > MAX_GROWS_PER_CALL {
+            self.too_many_grows = true;
+            return Err(wasmtime::Error::msg("too many memory.grow calls"));
+        }
         if desired > self.cap {
             self.hit = true;
             return Ok(false);
@@ -451,6 +484,8 @@ impl Plugin {
                     limiter: Limiter {
                         cap: self.limits.memory_bytes,
                         hit: false,
+                        grows: 0,
+                        too_many_grows: false,
                     },
                 },
             );
@@ -473,6 +508,8 @@ impl Plugin {
         let limits = self.limits;
         let (store, bindings) = self.live.as_mut().expect("instance just created");
         store.data_mut().limiter.hit = false;
+        store.data_mut().limiter.grows = 0;
+        store.data_mut().limiter.too_many_grows = false;
         store
             .set_fuel(fuel)
             .map_err(|e| PolicyError::Instantiate(format!("{e:#}")))?;
@@ -534,6 +571,11 @@ fn classify(
     fuel: u64,
     instantiating: bool,
 ) -> PolicyError {
+    if store.data().limiter.too_many_grows {
+        return PolicyError::TooManyGrows {
+            max: MAX_GROWS_PER_CALL,
+        };
+    }
     if store.data().limiter.hit {
         return PolicyError::MemoryLimit {
             cap_mib: (limits.memory_bytes >> 20) as u64,

@@ -47,7 +47,7 @@ pub use bindings::exports::twip::policy::placement::{
 };
 pub use builtin::{builtin_wasm, Builtin, BUILTINS};
 pub use error::{PolicyError, Violation};
-pub use host::{Host, HostConfig, Limits, Plugin};
+pub use host::{Host, HostConfig, Limits, Plugin, MAX_COMPONENT_BYTES, MAX_GROWS_PER_CALL};
 
 /// The answer to a request: entry `s` holds the node index (into
 /// `request.nodes`) of every replica of `request.services[s]`.

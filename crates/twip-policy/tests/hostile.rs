@@ -96,6 +96,52 @@ fn memory_bomb_hits_the_cap() {
 }
 
 #[test]
+fn growing_memory_in_a_loop_is_bounded_by_the_grow_count_not_the_clock() {
+    // One page at a time under a cap the loop never reaches: before the grow
+    // count, each grow was a host call worth one unit of fuel, and the call
+    // ran to its wall-clock deadline (0.3–1 s per call).
+    let host = Host::with_config(HostConfig {
+        limits: Limits {
+            memory_bytes: 1 << 30,
+            fuel_base: u64::MAX / 4,
+            fuel_per_unit: 0,
+            deadline: Duration::from_secs(5),
+        },
+        cache_dir: None,
+    })
+    .unwrap();
+    let body = "(loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1)))) \
+                (unreachable)";
+    let err = refused_on(&host, &hostile(body, ""), &small_request());
+    assert!(
+        matches!(err, PolicyError::TooManyGrows { max } if max == twip_policy::MAX_GROWS_PER_CALL),
+        "{err}"
+    );
+    assert!(err.is_misbehaviour());
+}
+
+#[test]
+fn a_component_larger_than_the_limit_is_not_read_to_the_end() {
+    let big = std::env::temp_dir().join(format!("twip-big-{}.wasm", std::process::id()));
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(twip_policy::MAX_COMPONENT_BYTES + 1).unwrap();
+    let err = host().load_file(&big).expect_err("too large");
+    std::fs::remove_file(&big).unwrap();
+    assert!(
+        matches!(err, PolicyError::TooLarge { limit_mib: 16, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("larger than 16 MiB"), "{err}");
+    // A device that never ends: the read stops at the limit.
+    let t = Instant::now();
+    let err = host()
+        .load_file(std::path::Path::new("/dev/zero"))
+        .expect_err("endless");
+    assert!(matches!(err, PolicyError::TooLarge { .. }), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
+#[test]
 fn oversized_initial_memory_is_refused_at_instantiation() {
     let wat = module_wat("(i32.const 0)", "").replace(
         "(memory (export \"memory\") 1)",
