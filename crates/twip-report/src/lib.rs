@@ -29,6 +29,8 @@ pub mod model;
 mod text;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 pub use charts::{Chart, Kind};
 pub use doc::Block;
@@ -92,6 +94,21 @@ pub struct Options {
     pub duration_s: Option<f64>,
     /// The command that regenerates the report, written at its top.
     pub command: String,
+    /// Counters for a progress bar, updated as the phases are built.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// How far [`Report::build`] is: the phase being built and how much of
+/// its day is simulated (the day's simulation is most of a phase's time).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Phases started, so the one being built (from 1).
+    pub phase: AtomicU64,
+    /// Simulated milliseconds the current phase's day goes through; 0
+    /// until its simulation starts.
+    pub day_ms: AtomicU64,
+    /// Simulated milliseconds of that day done so far.
+    pub day_done_ms: Arc<AtomicU64>,
 }
 
 impl Default for Options {
@@ -101,6 +118,7 @@ impl Default for Options {
             intervals: 240,
             duration_s: None,
             command: "twip report ...".into(),
+            progress: None,
         }
     }
 }
@@ -131,7 +149,14 @@ impl Report {
         }
         let phases = inputs
             .iter()
-            .map(|p| model::load_phase(p, opts))
+            .map(|p| {
+                if let Some(x) = &opts.progress {
+                    x.day_ms.store(0, Ordering::Relaxed);
+                    x.day_done_ms.store(0, Ordering::Relaxed);
+                    x.phase.fetch_add(1, Ordering::Relaxed);
+                }
+                model::load_phase(p, opts)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Report {
             phases,

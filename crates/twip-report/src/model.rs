@@ -298,18 +298,20 @@ fn simulate_day(
     layout: Layout,
     opts: &Options,
 ) -> Result<(SimReport, Timeline), ReportError> {
-    let sim = twip_sim::simulate(
-        scenario,
-        &twip_sim::Options {
-            seed: opts.seed,
-            replications: 1,
-            layout: Some(layout),
-            timeline: true,
-            intervals: opts.intervals,
-            ..twip_sim::Options::default()
-        },
-    )
-    .map_err(|e| ReportError::Sim {
+    let sim_opts = twip_sim::Options {
+        seed: opts.seed,
+        replications: 1,
+        layout: Some(layout),
+        timeline: true,
+        intervals: opts.intervals,
+        progress: opts.progress.as_ref().map(|p| p.day_done_ms.clone()),
+        ..twip_sim::Options::default()
+    };
+    if let Some(p) = &opts.progress {
+        let total = twip_sim::planned_work_ms(scenario, &sim_opts);
+        p.day_ms.store(total, std::sync::atomic::Ordering::Relaxed);
+    }
+    let sim = twip_sim::simulate(scenario, &sim_opts).map_err(|e| ReportError::Sim {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
