@@ -2,7 +2,6 @@
 //! runs, the [`LoadReport`] as a table or JSON.
 
 use std::fmt::Write;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -153,7 +152,7 @@ fn with_progress(config: &Config, progress: &Arc<Progress>) -> Result<LoadReport
     let done = Arc::new(AtomicBool::new(false));
     let span = config.span_s();
     let requests = config.requests;
-    let watcher = std::io::stderr().is_terminal().then(|| {
+    let watcher = crate::ui::progress_shown().then(|| {
         let (done, progress) = (done.clone(), progress.clone());
         let started = Instant::now();
         std::thread::spawn(move || {

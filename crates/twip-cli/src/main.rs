@@ -28,12 +28,22 @@ macro_rules! outln {
     };
 }
 
+/// Like `eprintln!` prefixed with `twip: `, only with `-v`.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        if $crate::ui::verbose() {
+            eprintln!("twip: {}", format!($($arg)*));
+        }
+    };
+}
+
 mod apply;
 mod load;
 mod plan;
 mod policy;
 mod report;
 mod simulate;
+mod ui;
 
 /// twip — scale-out planner and simulator.
 ///
@@ -41,8 +51,20 @@ mod simulate;
 /// with WebAssembly policies, plans the cheapest infrastructure that meets
 /// the SLOs, reports on it, and applies the plan to Docker or AWS ECS.
 #[derive(Parser, Debug)]
-#[command(name = "twip", version, about, long_about, after_help = EXIT_CODES)]
+#[command(name = "twip", version, after_help = EXIT_CODES)]
 struct Cli {
+    /// No progress bars and no step-by-step lines: only results, warnings and errors.
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Global options"
+    )]
+    quiet: bool,
+    /// Also say on stderr what twip reads and does (files, phases, timings).
+    #[arg(short, long, global = true, help_heading = "Global options")]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -65,7 +87,33 @@ enum Command {
     Report(report::ReportArgs),
     /// Send open-loop HTTP load (Poisson or a scenario's profile); latency from each request's intended start.
     Load(load::LoadArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print twip's man page (roff), or write one page per command to a folder.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man {
+        /// Write twip.1 and twip-COMMAND.1 for every command here instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  source <(twip completions bash)
+  twip completions bash > ~/.local/share/bash-completion/completions/twip
+  twip completions zsh > ~/.zfunc/_twip        # with fpath+=(~/.zfunc) before compinit
+  twip completions fish > ~/.config/fish/completions/twip.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  twip man | man -l -
+  mkdir -p ~/.local/share/man/man1 && twip man --dir ~/.local/share/man/man1 && man twip-plan";
 
 /// Output format.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,8 +164,23 @@ pub fn write_stdout(s: &str) {
     }
 }
 
+/// The command line's definition, colourless when `NO_COLOR` is set.
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    if ui::no_color() {
+        cmd.color(clap::ColorChoice::Never)
+    } else {
+        cmd
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version print to stdout and succeed; usage errors
@@ -137,6 +200,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> CmdResult {
+    ui::set_verbosity(cli.quiet, cli.verbose);
     match cli.command {
         Command::Simulate(args) => simulate::run(args),
         Command::Policy(args) => policy::run(args),
@@ -146,5 +210,45 @@ fn run(cli: Cli) -> CmdResult {
         Command::Destroy(args) => apply::destroy(args),
         Command::Report(args) => report::run(args),
         Command::Load(args) => load::run(args),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command(), "twip", &mut script);
+            out!("{}", String::from_utf8_lossy(&script));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => man(dir.as_deref()),
     }
+}
+
+/// `twip man`: twip(1) on stdout, or every page into `dir`.
+fn man(dir: Option<&std::path::Path>) -> CmdResult {
+    // The page's NAME line is `twip - ABOUT`: an about without the name.
+    let cmd = command()
+        .color(clap::ColorChoice::Never)
+        .about("scale-out planner and simulator");
+    match dir {
+        Some(dir) => {
+            clap_mangen::generate_to(cmd, dir)
+                .map_err(|e| format!("{}: cannot write the man pages: {e}", dir.display()))?;
+            let mut pages: Vec<_> = std::fs::read_dir(dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.extension().is_some_and(|x| x == "1")
+                        && p.file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with("twip"))
+                })
+                .collect();
+            pages.sort();
+            for p in pages {
+                outln!("{}", p.display());
+            }
+        }
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut page)?;
+            out!("{}", String::from_utf8_lossy(&page));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,5 @@
 //! `twip plan`: the cheapest verified plan, or a comparison of policies.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,8 +11,18 @@ use twip_plan::{Outcome, PlanOptions, Progress};
 
 use crate::{err, CmdResult, Format};
 
+const EXAMPLES: &str = "\
+Examples:
+  twip plan scenarios/twip/limited-release.toml --out plan.json
+  twip plan scenarios/twip/worldwide.toml --policy spread --policy binpack --policy zone-spread
+  twip plan scenarios/examples/shop.toml --format json --seed 3
+
+Exit codes: 0 a plan meets every SLO; 2 no plan does (the binding constraint
+is named); 1 bad input.";
+
 /// Arguments of `twip plan`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
 pub struct PlanArgs {
     /// Scenario file (TOML) with `[slo]` and `[infrastructure] catalog`.
     pub scenario: PathBuf,
@@ -192,8 +201,11 @@ fn stats_json(s: &twip_plan::Stats) -> serde_json::Value {
     })
 }
 
-/// Plans with a progress bar on stderr when it takes more than a second.
-fn with_progress(
+/// Plans with progress on stderr when it takes more than a second: the
+/// candidate being examined of at most how many (the search stops at the
+/// first, cheapest, that passes, so a bar of all candidates would stop
+/// part-way), and the cases simulated.
+pub(crate) fn with_progress(
     scenario: &Scenario,
     mut opts: PlanOptions,
     label: &str,
@@ -202,26 +214,21 @@ fn with_progress(
     opts.progress = Some(progress.clone());
     let done = Arc::new(AtomicBool::new(false));
     let label = label.to_string();
-    let watcher = std::io::stderr().is_terminal().then(|| {
+    let watcher = crate::ui::progress_shown().then(|| {
         let (p, done) = (progress.clone(), done.clone());
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_secs(1));
             if done.load(Ordering::Relaxed) {
                 return;
             }
-            let bar = indicatif::ProgressBar::new(1);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} planning ({msg}) [{bar:40}] {pos}/{len} candidates ({elapsed})",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(crate::ui::style("{spinner} planning {msg} ({elapsed})"));
             while !done.load(Ordering::Relaxed) {
-                bar.set_length(p.candidates.load(Ordering::Relaxed).max(1));
-                bar.set_position(p.examined.load(Ordering::Relaxed));
-                bar.set_message(format!(
-                    "{label}, {} cases simulated",
-                    p.simulated.load(Ordering::Relaxed)
+                bar.set_message(crate::ui::planning(
+                    &label,
+                    p.examined.load(Ordering::Relaxed),
+                    p.candidates.load(Ordering::Relaxed),
+                    p.simulated.load(Ordering::Relaxed),
                 ));
                 std::thread::sleep(Duration::from_millis(100));
             }

@@ -3,7 +3,7 @@
 //! - `twip policy list`: the built-in policies and their versions.
 //! - `twip policy check PLUGIN`: the conformance battery, a pass/fail table,
 //!   exit 1 on any failure.
-//! - `twip policy place PLUGIN --scenario FILE --nodes N --instance-type T`:
+//! - `twip policy place PLUGIN SCENARIO --nodes N --instance-type T`:
 //!   places the scenario's services on N identical nodes and prints the
 //!   placement.
 //!
@@ -13,12 +13,38 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::{err, CmdResult, Format};
+use crate::{err, ui, CmdResult, Format};
 
 use twip_policy::{conformance, Host, Plugin, PolicyError, Request, BUILTINS};
 
+const EXAMPLES: &str = "\
+Examples:
+  twip policy list
+  twip policy check zone-spread
+  twip policy check plugins/components/example-c-firstfit.wasm
+  twip policy place zone-spread scenarios/twip/limited-release.toml --nodes 6 --instance-type m5.xlarge";
+
+const LIST_EXAMPLES: &str = "\
+Examples:
+  twip policy list
+  twip policy list --format json";
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  twip policy check binpack
+  twip policy check plugins/components/example-c-firstfit.wasm --format json
+
+Exit codes: 0 every case passed; 1 a case failed or the plugin does not load.";
+
+const PLACE_EXAMPLES: &str = "\
+Examples:
+  twip policy place zone-spread scenarios/twip/limited-release.toml --nodes 6 --instance-type m5.xlarge
+  twip policy place spread scenarios/examples/shop.toml --nodes 3 --instance-type m5.2xlarge --format json
+  twip policy place binpack scenarios/twip/training.toml --nodes 2 --instance-type t3.large --cpu 4 --memory-mb 8192";
+
 /// Arguments of `twip policy`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
 pub struct PolicyArgs {
     #[command(subcommand)]
     command: PolicyCommand,
@@ -27,24 +53,32 @@ pub struct PolicyArgs {
 #[derive(clap::Subcommand, Debug)]
 enum PolicyCommand {
     /// List the built-in policies and the interface version this twip speaks.
+    #[command(after_help = LIST_EXAMPLES)]
     List {
+        /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
     /// Run the conformance battery against a plugin (exit 1 on any failure).
+    #[command(after_help = CHECK_EXAMPLES)]
     Check {
         /// A `.wasm` component, or the name of a built-in policy.
         plugin: String,
+        /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
     /// Place a scenario's services on N identical nodes with a policy.
+    #[command(after_help = PLACE_EXAMPLES)]
     Place {
         /// A `.wasm` component, or the name of a built-in policy.
         plugin: String,
         /// Scenario file (its services, zones and catalog are used).
-        #[arg(long)]
-        scenario: PathBuf,
+        #[arg(required_unless_present = "scenario_flag", value_name = "SCENARIO")]
+        scenario: Option<PathBuf>,
+        /// The scenario as a flag, as before it was positional (hidden alias).
+        #[arg(long = "scenario", hide = true, conflicts_with = "scenario")]
+        scenario_flag: Option<PathBuf>,
         /// Number of nodes, spread round-robin over the scenario's zones.
         #[arg(long)]
         nodes: u32,
@@ -57,6 +91,7 @@ enum PolicyCommand {
         /// Memory per node in MiB, instead of the catalog's figure.
         #[arg(long)]
         memory_mb: Option<u32>,
+        /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
@@ -70,6 +105,7 @@ pub fn run(args: PolicyArgs) -> CmdResult {
         PolicyCommand::Place {
             plugin,
             scenario,
+            scenario_flag,
             nodes,
             instance_type,
             cpu,
@@ -80,6 +116,9 @@ pub fn run(args: PolicyArgs) -> CmdResult {
                 instance_type,
                 cpu,
                 memory_mb,
+            };
+            let Some(scenario) = scenario.or(scenario_flag) else {
+                return err("give the scenario: twip policy place PLUGIN SCENARIO");
             };
             place(&plugin, &scenario, nodes, &node_size, format)
         }
@@ -131,16 +170,16 @@ fn list(format: Format) -> CmdResult {
         }
         Format::Table => {
             outln!("interface: {}", twip_policy::interface_id());
-            outln!("{:<12} {:<8} {:>7}  description", "name", "version", "KiB");
+            let mut t = ui::table(&["name", "version", ">KiB", "description"]);
             for (i, _, size) in &rows {
-                outln!(
-                    "{:<12} {:<8} {:>7.1}  {}",
-                    i.name,
-                    i.version,
-                    *size as f64 / 1024.0,
-                    i.description
-                );
+                t.add_row(vec![
+                    i.name.clone(),
+                    i.version.clone(),
+                    format!("{:.1}", *size as f64 / 1024.0),
+                    i.description.clone(),
+                ]);
             }
+            out!("{}", ui::render(&t));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -179,16 +218,16 @@ fn check(plugin: &str, format: Format) -> CmdResult {
                 p.info().version,
                 p.info().description
             );
-            outln!("{:<4} {:<46} {:>9}  detail", "", "case", "µs");
+            let mut t = ui::table(&["", "case", ">µs", "detail"]);
             for o in &outcomes {
-                outln!(
-                    "{:<4} {:<46} {:>9}  {}",
-                    if o.passed { "PASS" } else { "FAIL" },
-                    o.case,
-                    o.micros,
-                    o.detail
-                );
+                t.add_row(vec![
+                    if o.passed { "PASS" } else { "FAIL" }.to_string(),
+                    o.case.to_string(),
+                    o.micros.to_string(),
+                    o.detail.to_string(),
+                ]);
             }
+            out!("{}", ui::render(&t));
             outln!("{} passed, {} failed", outcomes.len() - failed, failed);
         }
     }
@@ -310,37 +349,31 @@ fn place(
                 p.info().version
             );
             outln!("");
-            outln!("{:<20} {:>8}  nodes", "service", "replicas");
+            let mut t = ui::table(&["service", ">replicas", "nodes"]);
             for (s, placed) in req.services.iter().zip(&answer) {
-                outln!(
-                    "{:<20} {:>8}  {}",
-                    s.name,
-                    s.replicas,
-                    node_list(&req, placed)
-                );
+                t.add_row(vec![
+                    s.name.clone(),
+                    s.replicas.to_string(),
+                    node_list(&req, placed),
+                ]);
             }
+            out!("{}", ui::render(&t));
             outln!("");
-            outln!(
-                "{:<12} {:<12} {:>15} {:>19}  replicas",
-                "node",
-                "zone",
-                "cpu (m)",
-                "memory (MiB)"
-            );
+            let mut t = ui::table(&["node", "zone", ">cpu (m)", ">memory (MiB)", "replicas"]);
             for (i, node) in req.nodes.iter().enumerate() {
-                outln!(
-                    "{:<12} {:<12} {:>15} {:>19}  {}",
-                    node.id,
-                    req.zones[node.zone as usize],
+                t.add_row(vec![
+                    node.id.clone(),
+                    req.zones[node.zone as usize].clone(),
                     format!("{}/{}", cpu[i], node.cpu_millis),
                     format!("{}/{}", mem[i], node.memory_mib),
                     if on_node[i].is_empty() {
                         "-".to_string()
                     } else {
                         on_node[i].join(", ")
-                    }
-                );
+                    },
+                ]);
             }
+            out!("{}", ui::render(&t));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -2,11 +2,28 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
 
-use crate::{err, CmdResult};
+use crate::{err, ui, CmdResult};
+
+const EXAMPLES: &str = "\
+Examples:
+  twip report scenarios/twip/training.toml reports/plans/limited-release.json reports/plans/worldwide.json --out reports/twip
+  twip report reports/plans/limited-release.json --out out/report
+  twip report reports/plans/worldwide.json --out out/quick --duration 2h
+
+Each input is a phase, in order: a plan is read as it is, a scenario is
+planned first. Each plan is simulated over its scenario's whole day (the
+three TWIP phases take one to two minutes on two cores); --duration cuts
+the day short for a quick look.
+
+Exit codes: 0 written; 1 bad input or no plan for a scenario (nothing written).";
 
 /// Arguments of `twip report`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
 pub struct ReportArgs {
     /// Plans (`twip plan --out`, .json) or scenarios (.toml, planned here), one per phase, in order.
     #[arg(required = true, value_name = "PLAN.json|SCENARIO.toml")]
@@ -35,15 +52,19 @@ pub fn run(args: ReportArgs) -> CmdResult {
     if let Some(d) = args.duration {
         command.push_str(&format!(" --duration {d}s"));
     }
+    let progress = Arc::new(twip_report::Progress::default());
     let opts = twip_report::Options {
         seed: args.seed,
         duration_s: args.duration,
         command,
+        progress: Some(progress.clone()),
         ..twip_report::Options::default()
     };
+    let started = Instant::now();
+    let n = args.inputs.len();
     // A scenario is planned first (the training phase); a plan is read as it is.
     let mut inputs = Vec::new();
-    for path in &args.inputs {
+    for (k, path) in args.inputs.iter().enumerate() {
         if path.extension().is_some_and(|e| e == "json") {
             inputs.push(twip_report::Input::PlanFile(path.clone()));
             continue;
@@ -53,7 +74,17 @@ pub fn run(args: ReportArgs) -> CmdResult {
             seed: args.seed,
             ..twip_plan::PlanOptions::default()
         };
-        match twip_plan::plan(&scenario, &opts).map_err(|e| format!("{}: {e}", path.display()))? {
+        let t = Instant::now();
+        let label = format!("phase {}/{n}, {}", k + 1, scenario.name);
+        note!("{}: planning (phase {}/{n})", path.display(), k + 1);
+        let outcome = crate::plan::with_progress(&scenario, opts, &label)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        note!(
+            "{}: planned in {:.1} s",
+            path.display(),
+            t.elapsed().as_secs_f64()
+        );
+        match outcome {
             twip_plan::Outcome::Found { plan, .. } => inputs.push(twip_report::Input::Planned {
                 scenario: path.clone(),
                 plan,
@@ -66,9 +97,61 @@ pub fn run(args: ReportArgs) -> CmdResult {
             }
         }
     }
-    let report = twip_report::Report::build(&inputs, &opts)?;
-    match report.write(&args.out) {
+    let names: Vec<String> = args
+        .inputs
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let p = progress.clone();
+    let t = Instant::now();
+    let report = ui::with_bar(
+        move || {
+            let bar = indicatif::ProgressBar::new(1);
+            bar.set_style(ui::style(
+                "{spinner} {msg} [{bar:30}] {percent}% ({elapsed})",
+            ));
+            bar
+        },
+        move |bar| {
+            let (phase, total, done) = (
+                p.phase.load(Ordering::Relaxed),
+                p.day_ms.load(Ordering::Relaxed),
+                p.day_done_ms.load(Ordering::Relaxed),
+            );
+            bar.set_message(report_phase(phase, &names));
+            bar.set_length(total.max(1));
+            bar.set_position(done.min(total));
+        },
+        || twip_report::Report::build(&inputs, &opts),
+    )?;
+    note!(
+        "{} phases simulated in {:.1} s",
+        n,
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let written = ui::with_bar(
+        || {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(ui::style("{spinner} {msg} ({elapsed})"));
+            bar.set_message("writing HTML, Markdown, SVG and PNG");
+            bar
+        },
+        |_| {},
+        || report.write(&args.out),
+    );
+    match written {
         Ok(files) => {
+            note!(
+                "{} files written in {:.1} s; {:.1} s in all",
+                files.len(),
+                t.elapsed().as_secs_f64(),
+                started.elapsed().as_secs_f64()
+            );
             for f in files {
                 outln!("{}", f.display());
             }
@@ -76,4 +159,11 @@ pub fn run(args: ReportArgs) -> CmdResult {
         }
         Err(e) => err(e),
     }
+}
+
+/// `phase 2/3, limited-release.json: its day`.
+fn report_phase(phase: u64, names: &[String]) -> String {
+    let k = (phase as usize).clamp(1, names.len().max(1));
+    let name = names.get(k - 1).map(String::as_str).unwrap_or("");
+    format!("phase {k}/{}, {name}: its day", names.len())
 }

@@ -1,6 +1,5 @@
 //! `twip simulate`.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,10 +9,22 @@ use std::time::Duration;
 use twip_model::Scenario;
 use twip_sim::{Options, SimReport};
 
-use crate::{err, CmdResult, Format};
+use crate::{err, ui, CmdResult, Format};
+
+const EXAMPLES: &str = "\
+Examples:
+  twip simulate scenarios/examples/mmc.toml
+  twip simulate scenarios/twip/worldwide.toml --duration 2h --format json
+  twip simulate scenarios/twip/limited-release.toml --replications 8 --seed 3
+  twip simulate scenarios/twip/training.toml --duration 1h --timeline
+  twip simulate scenarios/twip/limited-release.toml --plan reports/plans/limited-release.json
+
+Exit codes: 0 every SLO met (or the scenario has no [slo]); 2 an SLO is not
+met; 1 bad input.";
 
 /// Arguments of `twip simulate`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
 pub struct SimulateArgs {
     /// Scenario file (TOML).
     pub scenario: PathBuf,
@@ -57,9 +68,17 @@ pub fn run(args: SimulateArgs) -> CmdResult {
         }
         scenario.set_duration(d);
     }
+    note!(
+        "{}: scenario {}, {} services, {:.0} s simulated",
+        args.scenario.display(),
+        scenario.name,
+        scenario.services.len(),
+        scenario.duration_s
+    );
     let layout = match &args.plan {
         None => None,
         Some(p) => {
+            note!("{}: replaying the plan", p.display());
             let plan = match twip_model::Plan::load(p) {
                 Ok(plan) => plan,
                 Err(e) => return err(e),
@@ -93,13 +112,20 @@ pub fn run(args: SimulateArgs) -> CmdResult {
             Ok(s) => outln!("{s}"),
             Err(e) => return err(e),
         },
-        Format::Table => out!("{}", table(&report)),
+        Format::Table => out!("{}", table(&report, has_slo(&scenario))),
     }
     Ok(if report.slo.met {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
     })
+}
+
+/// Whether the scenario sets any objective (`[slo]` with a bound in it).
+fn has_slo(s: &Scenario) -> bool {
+    s.slo
+        .as_ref()
+        .is_some_and(|x| x.p99_ms.is_some() || x.max_error_rate.is_some())
 }
 
 fn parse_duration(s: &str) -> Result<f64, String> {
@@ -116,7 +142,7 @@ pub fn with_progress(
     opts.progress = Some(counter.clone());
     let total_ms = twip_sim::planned_work_ms(scenario, &opts);
     let done = Arc::new(AtomicBool::new(false));
-    let watcher = std::io::stderr().is_terminal().then(|| {
+    let watcher = ui::progress_shown().then(|| {
         let (counter, done) = (counter.clone(), done.clone());
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_secs(1));
@@ -124,12 +150,9 @@ pub fn with_progress(
                 return;
             }
             let bar = indicatif::ProgressBar::new(total_ms);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} simulating [{bar:40}] {percent}% ({eta} left)",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
+            bar.set_style(ui::style(
+                "{spinner} simulating [{bar:40}] {percent}% ({eta} left)",
+            ));
             while !done.load(Ordering::Relaxed) {
                 bar.set_position(counter.load(Ordering::Relaxed).min(total_ms));
                 std::thread::sleep(Duration::from_millis(100));
@@ -155,7 +178,7 @@ fn ms(x: f64) -> String {
     }
 }
 
-fn table(r: &SimReport) -> String {
+fn table(r: &SimReport, has_slo: bool) -> String {
     use std::fmt::Write;
     let mut o = String::new();
     let ci = |h: Option<f64>| h.map(|h| format!(" ± {}", ms(h))).unwrap_or_default();
@@ -235,25 +258,29 @@ fn table(r: &SimReport) -> String {
         );
     }
     let _ = writeln!(o);
-    let _ = writeln!(
-        o,
-        "{:<16} {:>6} {:>12} {:>12} {:>12} {:>9} {:>8} {:>9}",
-        "service", "util", "wait ms", "service ms", "completed", "rejected", "failed", "timed out"
-    );
+    let mut t = ui::table(&[
+        "service",
+        ">util",
+        ">wait ms",
+        ">service ms",
+        ">completed",
+        ">rejected",
+        ">failed",
+        ">timed out",
+    ]);
     for (name, s) in &r.services {
-        let _ = writeln!(
-            o,
-            "{:<16} {:>5.1}% {:>12} {:>12} {:>12} {:>9} {:>8} {:>9}",
-            name,
-            s.utilization * 100.0,
+        t.add_row(vec![
+            name.clone(),
+            format!("{:.1}%", s.utilization * 100.0),
             ms(s.mean_wait_ms),
             ms(s.mean_service_ms),
-            s.completed,
-            s.rejected,
-            s.failed,
-            s.timed_out
-        );
+            s.completed.to_string(),
+            s.rejected.to_string(),
+            s.failed.to_string(),
+            s.timed_out.to_string(),
+        ]);
     }
+    o.push_str(&ui::render(&t));
     if !r.failures.is_empty() {
         let _ = writeln!(o);
         for f in &r.failures {
@@ -275,7 +302,12 @@ fn table(r: &SimReport) -> String {
         timeline_table(&mut o, t, r.elastic.as_ref());
     }
     let _ = writeln!(o);
-    if r.slo.met {
+    if !has_slo && r.unstable.is_none() {
+        let _ = writeln!(
+            o,
+            "SLO: none given (the scenario has no [slo] bound to check)"
+        );
+    } else if r.slo.met {
         let _ = writeln!(o, "SLO: met");
     } else {
         let mut why = r.slo.violations.clone();
@@ -395,6 +427,12 @@ fn elastic_table(o: &mut String, e: &twip_sim::Elasticity) {
     }
     let changes: Vec<_> = e.events.iter().collect();
     let _ = writeln!(o, "scaling events: {}", changes.len());
+    let w = changes
+        .iter()
+        .filter_map(|x| x.service.as_ref().map(String::len))
+        .max()
+        .unwrap_or(0)
+        .max(12);
     for x in changes {
         let what = x.service.as_deref().unwrap_or("nodes");
         let count = if x.from == x.to {
@@ -404,7 +442,7 @@ fn elastic_table(o: &mut String, e: &twip_sim::Elasticity) {
         };
         let _ = writeln!(
             o,
-            "  {:>9}  {:<12} {:>9}  {}",
+            "  {:>9}  {:<w$} {:>9}  {}",
             hms(x.at_s),
             what,
             count,
@@ -417,40 +455,34 @@ fn elastic_table(o: &mut String, e: &twip_sim::Elasticity) {
 fn timeline_table(o: &mut String, t: &twip_sim::Timeline, e: Option<&twip_sim::Elasticity>) {
     use std::fmt::Write;
     let _ = writeln!(o);
-    let mut head = format!(
-        "{:>9} {:>9} {:>9} {:>8}",
-        "from", "req/s", "p99 ms", "errors"
-    );
+    let mut head: Vec<String> = [">from", ">req/s", ">p99 ms", ">errors"]
+        .map(String::from)
+        .to_vec();
     if let Some(e) = e {
         for name in e.services.keys() {
-            let _ = write!(head, " {:>12}", format!("{name} in/want"));
+            head.push(format!(">{name} in/want"));
         }
         if e.nodes.is_some() {
-            let _ = write!(head, " {:>9}", "nodes");
+            head.push(">nodes".into());
         }
     }
-    let _ = writeln!(o, "{head}");
+    let mut table = ui::table(&head.iter().map(String::as_str).collect::<Vec<_>>());
     for k in 0..t.start_s.len() {
-        let _ = write!(
-            o,
-            "{:>9} {:>9.1} {:>9} {:>8.0}",
+        let mut row = vec![
             hms(t.start_s[k]),
-            t.rps[k],
+            format!("{:.1}", t.rps[k]),
             ms(t.p99_ms[k]),
-            t.errors[k]
-        );
+            format!("{:.0}", t.errors[k]),
+        ];
         if let Some(e) = e {
             for c in e.services.values() {
-                let _ = write!(
-                    o,
-                    " {:>12}",
-                    format!("{}/{}", c.in_service[k], c.desired[k])
-                );
+                row.push(format!("{}/{}", c.in_service[k], c.desired[k]));
             }
             if let Some(n) = &e.nodes {
-                let _ = write!(o, " {:>9}", n.up[k] + n.provisioning[k]);
+                row.push((n.up[k] + n.provisioning[k]).to_string());
             }
         }
-        let _ = writeln!(o);
+        table.add_row(row);
     }
+    o.push_str(&ui::render(&table));
 }

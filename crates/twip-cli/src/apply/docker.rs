@@ -9,7 +9,7 @@ use twip_docker::{Action, Desired};
 use super::{
     load_plan, print_dry_run, print_removed, runtime, warn, ApplyArgs, DestroyArgs, StatusArgs,
 };
-use crate::{err, CmdResult};
+use crate::{err, ui, CmdResult};
 
 /// The entry's host port when `--port` is not given.
 const DEFAULT_PORT: u16 = 8080;
@@ -62,7 +62,11 @@ pub fn apply(args: &ApplyArgs) -> CmdResult {
         Err(e) => return err(e),
     };
     warn(&d.warnings);
-    let mut log = |line: String| outln!("{line}");
+    let mut log = |line: String| {
+        if !ui::quiet() {
+            outln!("{line}")
+        }
+    };
     match rt.block_on(twip_docker::apply(&d, args.dry_run, &mut log)) {
         Ok(out) if out.actions.is_empty() => {
             outln!(
@@ -97,40 +101,32 @@ pub fn status(args: &StatusArgs) -> CmdResult {
         Ok(r) => r,
         Err(e) => return err(e),
     };
-    let d = match desired(
-        &rt,
-        &args.plan,
-        args.scenario.as_ref(),
-        &args.env,
-        args.port,
-    ) {
+    let d = match args
+        .plan()
+        .and_then(|plan| desired(&rt, plan, args.scenario.as_ref(), &args.env, args.port))
+    {
         Ok(d) => d,
         Err(e) => return err(e),
     };
     match rt.block_on(twip_docker::status(&d)) {
         Ok(rows) => {
-            outln!(
-                "{:<16} {:>8} {:>8} {:>8} {:>6}  drift",
-                "service",
-                "desired",
-                "running",
-                "healthy",
-                "extra"
-            );
+            let mut t = ui::table(&[
+                "service", ">desired", ">running", ">healthy", ">extra", "drift",
+            ]);
             let mut drift = false;
             for r in &rows {
                 let bad = r.drift();
                 drift |= bad;
-                outln!(
-                    "{:<16} {:>8} {:>8} {:>8} {:>6}  {}",
-                    r.service,
-                    r.desired,
-                    r.running,
-                    r.healthy,
-                    r.extra,
-                    if bad { "yes" } else { "no" }
-                );
+                t.add_row(vec![
+                    r.service.clone(),
+                    r.desired.to_string(),
+                    r.running.to_string(),
+                    r.healthy.to_string(),
+                    r.extra.to_string(),
+                    if bad { "yes" } else { "no" }.to_string(),
+                ]);
             }
+            out!("{}", ui::render(&t));
             for r in rows.iter().filter(|r| r.stale_fronts > 0) {
                 outln!(
                     "{}: the running front routes to other upstreams than the plan's; `twip apply` reloads it",

@@ -9,7 +9,7 @@ use twip_ecs::{Action, Desired, Ecs};
 use super::{
     load_plan, print_dry_run, print_removed, runtime, warn, ApplyArgs, DestroyArgs, StatusArgs,
 };
-use crate::{err, CmdResult};
+use crate::{err, ui, CmdResult};
 
 /// Where ECS is (with `--target ecs`).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -97,7 +97,11 @@ pub fn apply(args: &ApplyArgs) -> CmdResult {
         Ok(r) => r,
         Err(e) => return err(e),
     };
-    let mut log = |line: String| outln!("{line}");
+    let mut log = |line: String| {
+        if !ui::quiet() {
+            outln!("{line}")
+        }
+    };
     let result = rt.block_on(async {
         let ecs = connect(o).await?;
         warn_region(plan_region.as_deref(), &ecs);
@@ -138,7 +142,10 @@ pub fn apply(args: &ApplyArgs) -> CmdResult {
 
 /// Runs `twip status --target ecs`: 0 in sync and running, 2 drift, 1 failure.
 pub fn status(args: &StatusArgs) -> CmdResult {
-    let (d, _) = match load(&args.plan, args.scenario.as_ref(), &args.env, &args.ecs) {
+    let (d, _) = match args
+        .plan()
+        .and_then(|plan| load(plan, args.scenario.as_ref(), &args.env, &args.ecs))
+    {
         Ok(x) => x,
         Err(e) => return err(e),
     };
@@ -152,33 +159,33 @@ pub fn status(args: &StatusArgs) -> CmdResult {
     });
     match result {
         Ok(rows) => {
-            outln!(
-                "{:<24} {:>5} {:>8} {:>8} {:>8}  {:<24} drift",
+            let mut t = ui::table(&[
                 "service",
-                "plan",
-                "desired",
-                "running",
-                "pending",
-                "task definition"
-            );
+                ">plan",
+                ">desired",
+                ">running",
+                ">pending",
+                "task definition",
+                "drift",
+            ]);
             let mut drift = false;
             for r in &rows {
                 drift |= !r.drift.is_empty();
-                outln!(
-                    "{:<24} {:>5} {:>8} {:>8} {:>8}  {:<24} {}",
-                    r.name,
-                    r.plan,
+                t.add_row(vec![
+                    r.name.clone(),
+                    r.plan.to_string(),
                     r.desired.map_or("-".to_string(), |n| n.to_string()),
-                    r.running,
-                    r.pending,
-                    r.task_definition,
+                    r.running.to_string(),
+                    r.pending.to_string(),
+                    r.task_definition.clone(),
                     if r.drift.is_empty() {
                         "no".to_string()
                     } else {
                         r.drift.join("; ")
-                    }
-                );
+                    },
+                ]);
             }
+            out!("{}", ui::render(&t));
             Ok(super::drift_code(drift))
         }
         Err(e) => err(e),

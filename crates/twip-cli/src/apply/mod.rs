@@ -25,8 +25,37 @@ pub enum Target {
     Ecs,
 }
 
+const APPLY_EXAMPLES: &str = "\
+Examples:
+  twip apply training-plan.json --target docker --env training --dry-run
+  twip apply training-plan.json --target docker --env training --port 8080
+  twip apply plan.json --target ecs --cluster twip-prod --env prod --dry-run
+  twip apply plan.json --target ecs --cluster twip-prod --env prod --asg-sketch
+
+The plan names its scenario (--scenario overrides it). --env defaults to
+\"default\" in apply, status and destroy alike.
+
+Exit codes: 0 applied or already in sync; 2 a dry run found changes; 1 failure.";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  twip status training-plan.json --target docker --env training
+  twip status plan.json --target ecs --cluster twip-prod --env prod
+
+Exit codes: 0 in sync and healthy; 2 drift (missing, extra, unhealthy or
+stale); 1 failure.";
+
+const DESTROY_EXAMPLES: &str = "\
+Examples:
+  twip destroy --target docker --env training
+  twip destroy --target ecs --cluster twip-prod --env prod
+
+Only what twip created in that environment (its full set of labels or tags)
+is removed; on ECS the cluster and its instances are kept.";
+
 /// Arguments of `twip apply`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = APPLY_EXAMPLES)]
 pub struct ApplyArgs {
     /// Plan file (from `twip plan --out`).
     pub plan: PathBuf,
@@ -54,16 +83,25 @@ pub struct ApplyArgs {
 
 /// Arguments of `twip status`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = STATUS_EXAMPLES)]
 pub struct StatusArgs {
+    /// Plan file to compare with (from `twip plan --out`).
+    #[arg(required_unless_present = "plan_flag", value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// The plan as a flag, as before it was positional (hidden alias).
+    #[arg(
+        long = "plan",
+        hide = true,
+        conflicts_with = "plan",
+        value_name = "PLAN"
+    )]
+    pub plan_flag: Option<PathBuf>,
     /// Where to look.
     #[arg(long, value_enum)]
     pub target: Target,
     /// Environment name.
     #[arg(long, default_value = "default")]
     pub env: String,
-    /// Plan to compare with.
-    #[arg(long)]
-    pub plan: PathBuf,
     /// The plan's scenario (default: the one the plan names).
     #[arg(long)]
     pub scenario: Option<PathBuf>,
@@ -78,12 +116,13 @@ pub struct StatusArgs {
 
 /// Arguments of `twip destroy`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = DESTROY_EXAMPLES)]
 pub struct DestroyArgs {
     /// Where to remove from.
     #[arg(long, value_enum)]
     pub target: Target,
     /// Environment name (only what twip labelled with it is removed).
-    #[arg(long)]
+    #[arg(long, default_value = "default")]
     pub env: String,
     /// ECS options.
     #[command(flatten)]
@@ -95,6 +134,16 @@ pub fn apply(args: ApplyArgs) -> CmdResult {
     match args.target {
         Target::Docker => docker::apply(&args),
         Target::Ecs => ecs::apply(&args),
+    }
+}
+
+impl StatusArgs {
+    /// The plan, positional or by the hidden `--plan`.
+    fn plan(&self) -> Result<&Path, String> {
+        self.plan
+            .as_deref()
+            .or(self.plan_flag.as_deref())
+            .ok_or_else(|| "give the plan: twip status PLAN --target ...".to_string())
     }
 }
 
