@@ -7,6 +7,7 @@
 //! - `docker`: `twip apply | status | destroy --target docker` against the
 //!   real engine (ignored: `.ci/run` runs them);
 //! - `ecs`: the same against moto's ECS emulator (ignored: `.ci/run`).
+//! - `fuzz`: mutated bundled scenarios must exit 0, 1 or 2 in time (ignored).
 //!
 //! `cargo test -p twip-cli --test e2e` runs the fast ones; the heavy ones
 //! are `#[ignore]`d and run by module, e.g.
@@ -17,5 +18,6 @@ mod common;
 mod cli;
 mod docker;
 mod ecs;
+mod fuzz;
 mod plan;
 mod report;
