@@ -302,3 +302,25 @@ fn worldwide_policies_compared() {
     // Packing tightly costs resilience: binpack needs more to survive a zone.
     assert!(cost(1) >= cost(2), "{} vs {}", cost(1), cost(2));
 }
+
+#[test]
+fn the_policy_budget_is_checked_and_stops_the_plan_with_exit_1() {
+    let o = twip(&[
+        "plan",
+        "scenarios/twip/limited-release.toml",
+        "--policy-budget",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--policy-budget"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("more than 0"), "{}", stderr(&o));
+    // A tiny budget is accepted and then used up at the first placement.
+    let o = twip(&[
+        "plan",
+        "scenarios/twip/limited-release.toml",
+        "--policy-budget",
+        "0.000001",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("policy time budget"), "{}", stderr(&o));
+}

@@ -40,6 +40,10 @@ pub struct PlanArgs {
     /// Seed of the verification runs (default: the scenario's).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Seconds the policy plugin may spend over the whole plan, all its
+    /// calls together (default 60); past it the plan stops (exit 1).
+    #[arg(long, value_name = "SECONDS", value_parser = budget_seconds)]
+    pub policy_budget: Option<std::time::Duration>,
 }
 
 struct Run {
@@ -76,6 +80,7 @@ pub fn run(args: PlanArgs) -> CmdResult {
             policy: p.clone(),
             seed: args.seed,
             progress: None,
+            policy_budget: args.policy_budget,
         };
         let label = p.clone().unwrap_or_else(|| scenario.policy.clone());
         match with_progress(&scenario, opts, &label) {
@@ -409,4 +414,14 @@ fn comparison(runs: &[Run]) -> String {
         }
     }
     o
+}
+
+/// `--policy-budget`: positive seconds, at most a day.
+fn budget_seconds(text: &str) -> Result<std::time::Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(std::time::Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "expected seconds, more than 0 and at most 86400, found {text:?}"
+        )),
+    }
 }
