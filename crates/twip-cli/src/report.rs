@@ -16,7 +16,7 @@ Examples:
 
 Each input is a phase, in order: a plan is read as it is, a scenario is
 planned first. Each plan is simulated over its scenario's whole day (the
-three TWIP phases take one to two minutes on two cores); --duration cuts
+three TWIP phases take about a minute on two cores); --duration cuts
 the day short for a quick look.
 
 Exit codes: 0 written; 1 bad input or no plan for a scenario (nothing written).";
