@@ -176,6 +176,12 @@ fn load_plan(plan_path: &Path, scenario: Option<&PathBuf>) -> Result<(Plan, Scen
             )
         })?,
     };
+    note!(
+        "{}: plan of {} nodes for scenario {}",
+        plan_path.display(),
+        plan.nodes.len(),
+        scenario_path.display()
+    );
     let mut scenario = Scenario::load(&scenario_path).map_err(|e| e.to_string())?;
     plan.apply_to(&mut scenario)
         .map_err(|e| format!("the plan does not fit the scenario: {e}"))?;
