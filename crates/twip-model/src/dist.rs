@@ -122,10 +122,34 @@ impl Dist {
         Ok(Dist::Lognormal { mu, sigma })
     }
 
+    /// Smallest `cv` of a gamma (shape 1e5).
+    pub const GAMMA_CV_MIN: f64 = 0.0032;
+    /// Largest `cv` of a gamma (shape 0.01).
+    pub const GAMMA_CV_MAX: f64 = 10.0;
+
     pub(crate) fn solve_gamma_cv(mean_ms: f64, cv: f64) -> Result<Dist, BadParam> {
         positive("mean_ms", mean_ms)?;
         if !(cv.is_finite() && cv > 0.0) {
             return Err(bad("cv", format!("cv must be a positive number, got {cv}")));
+        }
+        // The shapes the p99 solver allows (0.01 to 1e5): beyond them the
+        // sampler has no usable gamma (a shape that rounds to 0, a variance
+        // no service time has).
+        if !(Self::GAMMA_CV_MIN..=Self::GAMMA_CV_MAX).contains(&cv) {
+            return Err(bad(
+                "cv",
+                format!(
+                    "a gamma's cv must be between {} and {} (shape 1e5 to \
+                     0.01), got {}",
+                    Self::GAMMA_CV_MIN,
+                    Self::GAMMA_CV_MAX,
+                    if (1e-3..1e6).contains(&cv) {
+                        cv.to_string()
+                    } else {
+                        format!("{cv:e}")
+                    }
+                ),
+            ));
         }
         let shape = 1.0 / (cv * cv);
         Ok(Dist::Gamma {
