@@ -1,5 +1,9 @@
 //! The instance catalog: instance types (size, hourly price per region) and
 //! the zones of each region, read from TOML (`scenarios/catalog/aws-ec2.toml`).
+//!
+//! The bundled catalogs are compiled in ([`BUILTIN`]), so a scenario names
+//! one by its name (`catalog = "aws-ec2"`) and it is found wherever twip
+//! runs from, `cargo install` included.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -65,6 +69,30 @@ impl InstanceType {
     }
 }
 
+/// The catalogs bundled with twip: `(name, TOML text)`. A scenario's
+/// `catalog = "NAME"` (a bare name, no folder, no extension) is one of these.
+pub const BUILTIN: &[(&str, &str)] = &[(
+    "aws-ec2",
+    include_str!("../../../scenarios/catalog/aws-ec2.toml"),
+)];
+
+/// The text of the bundled catalog called `name`, if there is one.
+pub fn builtin(name: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// Whether a scenario's `catalog` value is a catalog name rather than a
+/// path: no folder separator and no extension (`aws-ec2`, not
+/// `../catalog/aws-ec2.toml`).
+pub fn is_name(value: &str) -> bool {
+    !value.is_empty() && !value.contains(['/', '\\']) && Path::new(value).extension().is_none()
+}
+
+/// The names of the bundled catalogs.
+pub fn builtin_names() -> Vec<&'static str> {
+    BUILTIN.iter().map(|(n, _)| *n).collect()
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCatalog {
@@ -98,9 +126,25 @@ struct RawType {
 }
 
 impl Catalog {
-    /// Reads and validates a catalog file.
+    /// Reads and validates a catalog file, or the bundled catalog when
+    /// `path` is a bare name ([`is_name`]) of one ([`BUILTIN`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Catalog, Error> {
         let path = path.as_ref();
+        if let Some(name) = path.to_str().filter(|p| is_name(p)) {
+            return match builtin(name) {
+                Some(text) => Catalog::parse(text, path),
+                None => Err(Error::Io {
+                    path: path.to_path_buf(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!(
+                            "no bundled catalog of that name (bundled: {}; a file is named by a path such as \"../catalog/my.toml\")",
+                            builtin_names().join(", ")
+                        ),
+                    ),
+                }),
+            };
+        }
         let src = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -269,6 +313,23 @@ mod tests {
                 assert!(t.price(r).is_some(), "{} has no price in {r}", t.name);
             }
         }
+    }
+
+    #[test]
+    fn the_bundled_catalog_is_found_by_name() {
+        let by_name = Catalog::load("aws-ec2").unwrap();
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/catalog/aws-ec2.toml");
+        let by_path = Catalog::load(&p).unwrap();
+        assert_eq!(by_name.names(), by_path.names());
+        assert_eq!(by_name.path, Path::new("aws-ec2"));
+        assert!(is_name("aws-ec2"));
+        assert!(!is_name("../catalog/aws-ec2.toml"));
+        assert!(!is_name("aws-ec2.toml"));
+        let e = Catalog::load("gcp").unwrap_err().to_string();
+        assert!(
+            e.contains("no bundled catalog") && e.contains("aws-ec2"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod catalog;
+pub mod consistency;
 mod dist;
 pub mod elastic;
 mod error;
@@ -28,7 +29,7 @@ pub use plan::{
 };
 pub use scenario::{
     limits, Balancer, Call, Failure, FailureKind, HealthCheck, Infrastructure, Layout, Node,
-    Region, Routing, Scenario, Service, Slo, Spike, Traffic,
+    Region, Routing, Scenario, Service, Slo, Source, Spike, Traffic,
 };
 
 /// Parses a duration such as `"90s"`, `"10m"`, `"1h30m"` or `"24h"` into seconds.

@@ -28,6 +28,31 @@ impl FieldPath {
         p.0.push(Seg::Index(i));
         p
     }
+
+    /// The path `a[1].b.c` as printed by `Display`.
+    pub fn parse(text: &str) -> FieldPath {
+        let mut p = FieldPath::default();
+        for part in text.split('.') {
+            let mut rest = part;
+            if let Some(k) = rest.find('[') {
+                if k > 0 {
+                    p = p.key(&rest[..k]);
+                }
+                rest = &rest[k..];
+                while let Some(inner) = rest.strip_prefix('[') {
+                    let Some(end) = inner.find(']') else { break };
+                    match inner[..end].parse::<usize>() {
+                        Ok(i) => p = p.index(i),
+                        Err(_) => p = p.key(&inner[..end]),
+                    }
+                    rest = &inner[end + 1..];
+                }
+            } else if !rest.is_empty() {
+                p = p.key(rest);
+            }
+        }
+        p
+    }
 }
 
 impl std::fmt::Display for FieldPath {

@@ -42,6 +42,21 @@ pub struct Scenario {
     pub infrastructure: Infrastructure,
     /// Placement policy name or path to a `.wasm` plugin.
     pub policy: String,
+    /// The text it was parsed from, so that checks made later (the
+    /// catalog, a plan) name the line of the field they find wrong
+    /// ([`Scenario::error`]).
+    #[serde(skip)]
+    pub source: Source,
+}
+
+/// A scenario's source text (shared, cheap to clone; not printed by `Debug`).
+#[derive(Clone, Default)]
+pub struct Source(pub std::sync::Arc<str>);
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Source({} bytes)", self.0.len())
+    }
 }
 
 /// A service (a tier of identical replicas behind a balancer).
@@ -51,6 +66,15 @@ pub struct Service {
     pub name: String,
     /// Replica count.
     pub replicas: u32,
+    /// The most replicas the planner may give the service: `replicas` for a
+    /// service that cannot scale out (`fixed = true`, a primary database),
+    /// `max_replicas` when set, else `None` (no bound but the limits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_replicas: Option<u32>,
+    /// `fixed = true`: the planner keeps `replicas` as it is (neither more
+    /// nor fewer).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fixed: bool,
     /// Requests one replica serves at once.
     pub workers: u32,
     /// Maximum queued (waiting) requests per replica; `None` is unbounded.
@@ -322,6 +346,9 @@ struct RawService {
     name: String,
     #[serde(default = "one")]
     replicas: u32,
+    #[serde(default)]
+    fixed: bool,
+    max_replicas: Option<u32>,
     #[serde(default = "one")]
     workers: u32,
     queue_limit: Option<u32>,
@@ -741,9 +768,15 @@ impl Cx<'_> {
             _ => vec![DEFAULT_ZONE.to_string()],
         };
         let infrastructure = Infrastructure {
+            // A bare name (`aws-ec2`) is a bundled catalog; a path is
+            // relative to the scenario's folder.
             catalog: infra.and_then(|i| i.catalog.as_ref()).map(|c| {
-                let base = self.path.parent().unwrap_or(Path::new("."));
-                base.join(c)
+                if crate::catalog::is_name(c) {
+                    PathBuf::from(c)
+                } else {
+                    let base = self.path.parent().unwrap_or(Path::new("."));
+                    base.join(c)
+                }
             }),
             region: infra.and_then(|i| i.region.clone()),
             zones,
@@ -818,6 +851,7 @@ impl Cx<'_> {
             slo,
             infrastructure,
             policy,
+            source: Source(self.src.into()),
         })
     }
 
@@ -931,7 +965,10 @@ impl Cx<'_> {
         };
         let start_delay_s = delay("start_delay", &s.start_delay, 0.0)?;
         let drain_s = delay("drain", &s.drain, DEFAULT_DRAIN_S)?;
+        let max_replicas = self.max_replicas(f, s, autoscaling.is_some())?;
         Ok(Service {
+            max_replicas,
+            fixed: s.fixed,
             autoscaling,
             schedule,
             start_delay_s,
@@ -955,6 +992,35 @@ impl Cx<'_> {
             cpu,
             memory_mb,
         })
+    }
+
+    /// The planner's ceiling for a service: `replicas` when `fixed`, else
+    /// `max_replicas` (at least `replicas`, at least 1).
+    fn max_replicas(&self, f: &FieldPath, s: &RawService, elastic: bool) -> R<Option<u32>> {
+        if elastic {
+            let which = if s.fixed { "fixed" } else { "max_replicas" };
+            self.check(!s.fixed && s.max_replicas.is_none(), &f.key(which), || {
+                "a service with [service.autoscaling] is bounded by its policy's min and max: \
+                 drop this field"
+                    .into()
+            })?;
+        }
+        if s.fixed {
+            self.check(s.max_replicas.is_none(), &f.key("max_replicas"), || {
+                "fixed = true already keeps the service at its replicas: give one of the two".into()
+            })?;
+            return Ok(Some(s.replicas));
+        }
+        let Some(m) = s.max_replicas else {
+            return Ok(None);
+        };
+        let fm = f.key("max_replicas");
+        self.check(m >= 1, &fm, || "must be at least 1".into())?;
+        self.at_most(m, limits::REPLICAS, &fm)?;
+        self.check(m >= s.replicas, &fm, || {
+            format!("must be at least replicas ({})", s.replicas)
+        })?;
+        Ok(Some(m))
     }
 
     fn dist(&self, f: &FieldPath, d: &RawDist) -> R<Dist> {
@@ -1290,6 +1356,20 @@ fn sorted(mut v: Vec<&str>) -> Vec<&str> {
 }
 
 impl Scenario {
+    /// An error about `field` of this scenario (a dotted path as errors
+    /// print it: `infrastructure.zones[1]`, `service[2].image`), at the
+    /// field's line of the scenario's source (or its nearest enclosing
+    /// table's): `FILE:LINE: field `FIELD`: MESSAGE`.
+    pub fn error(&self, field: &str, message: impl Into<String>) -> Error {
+        let path = FieldPath::parse(field);
+        Error::Invalid {
+            path: self.path.clone(),
+            line: line_of_path(&self.source.0, &path),
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
     /// Whether capacity changes during the run: a service autoscales or
     /// nodes follow the replicas.
     pub fn is_elastic(&self) -> bool {

@@ -155,6 +155,22 @@ fn the_base_scenario_is_valid() {
     assert_eq!(s.services[0].calls[0].to, 1);
     assert_eq!(s.failures.len(), 1);
     assert_eq!(s.traffic.spikes[0].at_s, 1800.0);
+    assert_eq!(s.services[1].max_replicas, None);
+    let fixed =
+        Scenario::parse(&edit(25, "replicas = 3\nfixed = true"), Path::new("s.toml")).unwrap();
+    assert_eq!(
+        (fixed.services[1].max_replicas, fixed.services[1].fixed),
+        (Some(3), true)
+    );
+    let capped = Scenario::parse(
+        &edit(25, "replicas = 3\nmax_replicas = 5"),
+        Path::new("s.toml"),
+    )
+    .unwrap();
+    assert_eq!(
+        (capped.services[1].max_replicas, capped.services[1].fixed),
+        (Some(5), false)
+    );
 }
 
 /// One row per check of the validator (`Cx::resolve` and what it calls).
@@ -337,6 +353,17 @@ fn validation_rows() -> Vec<(&'static str, String, Want)> {
             want(60, "infrastructure.autoscaling.target_capacity", &["expected a percent in (0, 100], got 150"])),
         ("node minimum above maximum", edit(57, "max_nodes = 10\n[infrastructure.autoscaling]\nmin_nodes = 6\nmax_nodes = 5"),
             want(59, "infrastructure.autoscaling.min_nodes", &["must be at most max_nodes (5), got 6"])),
+        // ---- services that cannot scale out (line 25: the app's replicas = 3)
+        ("max_replicas below replicas", edit(25, "replicas = 3\nmax_replicas = 2"),
+            want(26, "service[1].max_replicas", &["must be at least replicas (3)"])),
+        ("max_replicas zero", edit(25, "replicas = 0\nmax_replicas = 0"),
+            want(26, "service[1].max_replicas", &["must be at least 1"])),
+        ("max_replicas above the limit", edit(25, "replicas = 3\nmax_replicas = 20000"),
+            want(26, "service[1].max_replicas", &["at most 10000 (got 20000)"])),
+        ("fixed and max_replicas", edit(25, "replicas = 3\nfixed = true\nmax_replicas = 4"),
+            want(27, "service[1].max_replicas", &["give one of the two"])),
+        ("fixed with autoscaling", auto("min = 1\nmax = 4\nmetric = \"cpu\"\ntarget = 0.5").replace("replicas = 3\n", "replicas = 3\nfixed = true\n"),
+            want(26, "service[1].fixed", &["bounded by its policy's min and max"])),
         // ---- placement
         ("empty policy", edit(60, r#"policy = "  ""#),
             want(60, "placement.policy", &["expected a built-in policy name or a path to a .wasm plugin"])),
