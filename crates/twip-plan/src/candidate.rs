@@ -33,6 +33,16 @@ pub(crate) fn fill_fraction(base: &[u32], full: &[u32], k: u32) -> Vec<u32> {
         .collect()
 }
 
+/// `n` replicas of `s` as the scenario allows them: exactly `replicas` for
+/// a service that cannot scale (`fixed = true`), at most `max_replicas`.
+pub(crate) fn capped(s: &twip_model::Service, n: u32) -> u32 {
+    match s.max_replicas {
+        Some(_) if s.fixed => s.replicas,
+        Some(m) => n.min(m),
+        None => n,
+    }
+}
+
 /// First-fit decreasing of `replicas` of `sizes` (millicores, MiB) onto
 /// `nodes` identical nodes: a quick, near-optimal packing test.
 fn ffd_fits(sizes: &[(u64, u64)], replicas: &[u32], nodes: u32, cap: (u64, u64)) -> bool {
@@ -78,7 +88,8 @@ impl Planner {
             .sizing
             .min_replicas
             .iter()
-            .map(|&m| {
+            .zip(&self.scenario.services)
+            .map(|(&m, sv)| {
                 let need = ((m as f64 * level).ceil() as u32).max(1);
                 let mut n = need;
                 if self.survive(FailureKind::Node) {
@@ -92,7 +103,7 @@ impl Planner {
                         n += 1;
                     }
                 }
-                n
+                capped(sv, n)
             })
             .collect();
         Some(r)
@@ -148,7 +159,7 @@ impl Planner {
                     if uc + size[i].0 > cap_cpu || um + size[i].1 > cap_mem {
                         continue;
                     }
-                    if r[i] >= base[i] * 3 + 2 {
+                    if r[i] >= base[i] * 3 + 2 || capped(sv, r[i] + 1) <= r[i] {
                         continue;
                     }
                     let load =

@@ -129,3 +129,42 @@ fn too_few_nodes_allowed_binds_max_nodes() {
     );
     assert!(!rejected.is_empty());
 }
+
+/// A service that cannot scale out (`fixed = true`, `max_replicas`) is
+/// never given more replicas: not in the plan, not in any candidate tried.
+#[test]
+fn services_that_cannot_scale_out_keep_their_bound() {
+    let mut s = scenario("twip/limited-release.toml");
+    let idx = |s: &Scenario, n: &str| s.service_index(n).unwrap();
+    let (lb, st, app) = (idx(&s, "lb"), idx(&s, "static"), idx(&s, "app"));
+    // The lb as a fixed pair, app capped below what the unbounded search
+    // tries (app 3 and 4).
+    s.services[lb].fixed = true;
+    s.services[lb].max_replicas = Some(s.services[lb].replicas);
+    s.services[st].max_replicas = Some(2);
+    s.services[app].max_replicas = Some(3);
+    let Outcome::Found { plan, .. } = twip_plan::plan(&s, &PlanOptions::default()).unwrap() else {
+        panic!("limited release with bounded services: no plan");
+    };
+    assert_eq!(plan.replicas["lb"], 2);
+    assert!(plan.replicas["static"] <= 2, "{:?}", plan.replicas);
+    assert!(plan.replicas["app"] <= 3, "{:?}", plan.replicas);
+    assert!(!plan.rejected.is_empty());
+    for r in &plan.rejected {
+        assert_eq!(r.replicas.get("lb"), Some(&2), "{}", r.candidate);
+        assert!(r.replicas["static"] <= 2, "{}", r.candidate);
+        assert!(r.replicas["app"] <= 3, "{}", r.candidate);
+    }
+    // Unbounded, the same search tries app 4.
+    let free = scenario("twip/limited-release.toml");
+    let Outcome::Found { plan, .. } = twip_plan::plan(&free, &PlanOptions::default()).unwrap()
+    else {
+        panic!("no plan");
+    };
+    assert!(
+        plan.rejected
+            .iter()
+            .any(|r| r.replicas.get("app").is_some_and(|&n| n > 3)),
+        "the bounds must matter for this test"
+    );
+}
