@@ -19,5 +19,6 @@ pub mod spec;
 
 pub use outcome::{Outcome, Partial, Stage};
 pub use spec::{
-    check_cluster_name, check_env_name, curl_check, service_specs, NameError, ServiceSpec,
+    check_cluster_name, check_env_name, check_image, curl_check, image_problems, service_specs,
+    ImageProblem, NameError, ServiceSpec,
 };

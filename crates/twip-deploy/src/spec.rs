@@ -148,3 +148,146 @@ pub fn service_specs(plan: &Plan, scenario: &Scenario) -> (Vec<ServiceSpec>, Vec
     }
     (specs, warnings)
 }
+
+/// What an applier would find wrong with a service's image.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageProblem {
+    /// Not an image reference Docker or ECS accept.
+    #[error("{image:?} is not an image reference ({why}); expected [REGISTRY/]NAME[:TAG][@DIGEST] such as \"nginx:1.27\" or \"ghcr.io/acme/app:v2\"")]
+    Malformed {
+        /// The image.
+        image: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The scenario names no image, so the appliers would run the default
+    /// `twip/SERVICE:latest`, which no build makes (only `twip/app` and
+    /// `twip/nginx` are built by `images/build.sh`).
+    #[error("no image given: twip apply would run {image}, which images/build.sh does not build; set image = \"...\"")]
+    Unnamed {
+        /// The default image.
+        image: String,
+    },
+}
+
+/// Checks an image reference the way a registry would read it:
+/// `[REGISTRY[:PORT]/]NAME[/NAME...][:TAG][@ALGO:HEX]`, the name's parts
+/// lowercase letters, digits and separators (`.`, `_`, `-`), the tag up to
+/// 128 letters, digits, `_`, `.` and `-`.
+pub fn check_image(image: &str) -> Result<(), ImageProblem> {
+    let bad = |why| {
+        Err(ImageProblem::Malformed {
+            image: image.to_string(),
+            why,
+        })
+    };
+    if image.is_empty() {
+        return bad("empty");
+    }
+    if image.chars().any(|c| c.is_whitespace()) {
+        return bad("it holds whitespace");
+    }
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (image, None),
+    };
+    if let Some(d) = digest {
+        match d.split_once(':') {
+            Some((algo, hex))
+                if !algo.is_empty()
+                    && !hex.is_empty()
+                    && hex.chars().all(|c| c.is_ascii_hexdigit()) => {}
+            _ => return bad("the digest is not ALGO:HEX"),
+        }
+    }
+    // A tag is after the last ':' that follows the last '/'.
+    let slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[slash..].rfind(':') {
+        Some(i) => (&rest[..slash + i], Some(&rest[slash + i + 1..])),
+        None => (rest, None),
+    };
+    if let Some(t) = tag {
+        if t.is_empty()
+            || t.len() > 128
+            || t.starts_with(['.', '-'])
+            || !t
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return bad("the tag is not up to 128 letters, digits, '_', '.' and '-'");
+        }
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    // A first part with a '.' or ':' (or `localhost`) is a registry host.
+    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
+        parts.remove(0);
+    }
+    for p in parts {
+        let sep = |c: char| ".-_".contains(c);
+        if p.is_empty()
+            || p.starts_with(sep)
+            || p.ends_with(sep)
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || sep(c))
+        {
+            return bad(
+                "a name part is not lowercase letters and digits with '.', '_' or '-' between",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Every image problem of the scenario's services: `(service index,
+/// problem)`, in service order. A service without `image` has the
+/// scenario's default `twip/SERVICE:latest`.
+pub fn image_problems(scenario: &Scenario) -> Vec<(usize, ImageProblem)> {
+    let mut out = Vec::new();
+    for (i, s) in scenario.services.iter().enumerate() {
+        if let Err(p) = check_image(&s.image) {
+            out.push((i, p));
+        } else if s.image == format!("twip/{}:latest", s.name)
+            && !matches!(s.name.as_str(), "app" | "nginx")
+        {
+            out.push((
+                i,
+                ImageProblem::Unnamed {
+                    image: s.image.clone(),
+                },
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod image_tests {
+    use super::*;
+
+    #[test]
+    fn image_references_are_read_as_a_registry_would() {
+        for ok in [
+            "nginx",
+            "twip/app:latest",
+            "ghcr.io/acme/app:v2.1",
+            "localhost:5000/x/y:1",
+            "redis@sha256:abcdef0123",
+            "a.b-c_d/e:1_2-3.4",
+        ] {
+            assert_eq!(check_image(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("my app", "whitespace"),
+            ("Twip/App:latest", "name part"),
+            ("twip/app:", "tag"),
+            ("twip/app:-x", "tag"),
+            ("twip//app", "name part"),
+            ("redis@sha256", "digest"),
+        ] {
+            let e = check_image(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
+    }
+}
