@@ -718,7 +718,8 @@ fn help_examples(sub: &[&str]) -> Vec<Vec<String>> {
 fn every_subcommand_help_has_examples_that_are_accepted() {
     let mut bad = Vec::new();
     for sub in [
-        &["simulate"][..],
+        &["validate"][..],
+        &["simulate"],
         &["policy"],
         &["policy", "list"],
         &["policy", "check"],
@@ -1119,4 +1120,417 @@ fn the_report_and_the_planner_show_progress_that_tells_the_truth() {
         "{shown}"
     );
     assert!(shown.contains("index.html"), "{shown}");
+}
+
+// ---------------------------------------------------------------- issue 20 items 2, 3, 8
+
+/// The TWIP scenario `rel` written to a temporary file with the bundled
+/// catalog by name (so it works from any folder) and `edits` made.
+fn scenario_variant(rel: &str, name: &str, edits: &[(&str, &str)]) -> std::path::PathBuf {
+    let mut text = std::fs::read_to_string(crate::common::root().join(rel)).unwrap();
+    text = text.replace("\"../catalog/aws-ec2.toml\"", "\"aws-ec2\"");
+    for (from, to) in edits {
+        assert!(text.contains(from), "{rel} has no {from:?}");
+        text = text.replacen(from, to, 1);
+    }
+    write_tmp(name, &text)
+}
+
+#[test]
+fn validate_accepts_the_bundled_scenarios_and_plans() {
+    for (file, words) in [
+        (
+            "scenarios/twip/limited-release.toml",
+            &["valid: scenario limited-release", "region eu-west-1"][..],
+        ),
+        (
+            "scenarios/twip/worldwide.toml",
+            &["valid: scenario worldwide", "region us-east-1"],
+        ),
+        (
+            "reports/plans/limited-release.json",
+            &["valid: plan of 5 nodes for scenario limited-release"],
+        ),
+        (
+            "reports/plans/worldwide.json",
+            &["valid: plan of", "for scenario worldwide"],
+        ),
+    ] {
+        let o = twip(&["validate", file]);
+        assert_eq!(o.status.code(), Some(0), "{file}: {}", text(&o));
+        for w in words {
+            assert!(stdout(&o).contains(w), "{file}: {w:?} in {}", stdout(&o));
+        }
+    }
+    // From another folder: a plan finds its scenario from the plan file's
+    // own place (this one was written relative to the repository's root).
+    let plan = crate::common::root().join("reports/plans/limited-release.json");
+    let elsewhere = std::env::temp_dir();
+    let o = twip_in(
+        &elsewhere,
+        &["validate".into(), plan.display().to_string()],
+        60,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn validate_names_file_line_and_field_of_what_plan_and_apply_would_refuse() {
+    let lr = "scenarios/twip/limited-release.toml";
+    let cases: Vec<(&str, Vec<(&str, &str)>, &str, &str)> = vec![
+        (
+            "unknown catalog",
+            vec![("\"aws-ec2\"", "\"../no/such-catalog.toml\"")],
+            ":72: field `infrastructure.catalog`",
+            "such-catalog.toml",
+        ),
+        (
+            "unknown bundled catalog",
+            vec![("\"aws-ec2\"", "\"gcp\"")],
+            ":72: field `infrastructure.catalog`",
+            "no bundled catalog",
+        ),
+        (
+            "unknown instance type",
+            vec![(
+                "max_nodes = 12",
+                "max_nodes = 12\ninstance_types = [\"c5.large\", \"m9.huge\"]",
+            )],
+            ":76: field `infrastructure.instance_types[1]`",
+            "\"m9.huge\" is not in catalog",
+        ),
+        (
+            "unknown region",
+            vec![("region = \"eu-west-1\"", "region = \"mars-1\"")],
+            ":73: field `infrastructure.region`",
+            "\"mars-1\" is not in catalog",
+        ),
+        (
+            "zones spanning regions",
+            vec![
+                ("region = \"eu-west-1\"\n", ""),
+                ("\"eu-west-1b\"", "\"us-east-1b\""),
+            ],
+            ":73: field `infrastructure.zones`",
+            "the zones span regions",
+        ),
+        (
+            "zone of no region",
+            vec![
+                ("region = \"eu-west-1\"\n", ""),
+                ("\"eu-west-1c\"", "\"eu-west-1z\""),
+            ],
+            ":73: field `infrastructure.zones[2]`",
+            "\"eu-west-1z\" is in no region",
+        ),
+        (
+            "unknown policy",
+            vec![("policy = \"zone-spread\"", "policy = \"zone-sprad\"")],
+            ":78: field `placement.policy`",
+            "zone-sprad",
+        ),
+        (
+            "missing plugin file",
+            vec![("policy = \"zone-spread\"", "policy = \"plugins/mine.wasm\"")],
+            ":78: field `placement.policy`",
+            "mine.wasm",
+        ),
+        (
+            "malformed image",
+            vec![("image = \"twip/app:latest\"", "image = \"Twip/App:latest\"")],
+            ":47: field `service[2].image`",
+            "is not an image reference",
+        ),
+        (
+            "node failure on no node",
+            vec![(
+                "kind = \"node\"                    # no target: the busiest node",
+                "kind = \"node\"\ntarget = \"node-3\"",
+            )],
+            ":63: field `failure[0].target`",
+            "no node \"node-3\"",
+        ),
+    ];
+    for (i, (what, edits, at, words)) in cases.iter().enumerate() {
+        let p = scenario_variant(lr, &format!("validate{i}.toml"), edits);
+        let o = twip(&["validate", p.to_str().unwrap()]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", text(&o));
+        assert!(o.stdout.is_empty(), "{what}: {}", stdout(&o));
+        assert!(
+            e.contains(&format!("validate{i}.toml{at}")),
+            "{what}: {at:?} in {e}"
+        );
+        assert!(e.contains(words), "{what}: {words:?} in {e}");
+    }
+    // The field errors of the scenario itself, and a missing file.
+    let p = scenario_variant(
+        lr,
+        "validate-field.toml",
+        &[("workers = 4\n", "workers = 0\n")],
+    );
+    let o = twip(&["validate", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("validate-field.toml:41: field `service[2].workers`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = twip(&["validate", "no/such.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no/such.toml: cannot read"));
+    // A service that names no image is a warning, not an error.
+    let o = twip(&["validate", "scenarios/examples/shop.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        stderr(&o).contains(
+            "warning: scenarios/examples/shop.toml:9: field `service[0].image`: no image given"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_region_is_inferred_from_the_zones_and_the_catalog_is_found_by_name() {
+    let p = scenario_variant(
+        "scenarios/twip/limited-release.toml",
+        "inferred.toml",
+        &[("region = \"eu-west-1\"\n", "")],
+    );
+    // From a folder with no catalog in sight: the bundled one is compiled in.
+    let o = twip_in(
+        &std::env::temp_dir(),
+        &["validate".into(), p.display().to_string()],
+        60,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("region eu-west-1, zones eu-west-1a, eu-west-1b, eu-west-1c"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn simulate_warns_on_what_only_planning_needs() {
+    let p = scenario_variant(
+        "scenarios/twip/limited-release.toml",
+        "warn-type.toml",
+        &[(
+            "max_nodes = 12",
+            "max_nodes = 12\ninstance_types = [\"m9.huge\"]",
+        )],
+    );
+    let o = twip(&[
+        "simulate",
+        p.to_str().unwrap(),
+        "--duration",
+        "12m",
+        "--format",
+        "json",
+    ]);
+    assert!(matches!(o.status.code(), Some(0 | 2)), "{}", text(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("twip: warning: ")
+            && e.contains("warn-type.toml:76: field `infrastructure.instance_types[0]`")
+            && e.contains("m9.huge"),
+        "{e}"
+    );
+    json(&o);
+    // The same scenario does not validate.
+    let o = twip(&["validate", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // A scenario without a catalog simulates without a word about planning.
+    let o = twip(&[
+        "simulate",
+        "scenarios/examples/mmc.toml",
+        "--duration",
+        "5m",
+    ]);
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_plan_for_another_scenario_is_refused_everywhere() {
+    let wrong = [
+        "scenarios/twip/worldwide.toml",
+        "reports/plans/limited-release.json",
+    ];
+    let says = |o: &std::process::Output| {
+        let e = stderr(o);
+        assert_eq!(o.status.code(), Some(1), "{}", text(o));
+        for w in [
+            "reports/plans/limited-release.json:2: field `scenario`",
+            "the plan was made for scenario \"limited-release\", not for scenarios/twip/worldwide.toml (\"worldwide\")",
+            "region: the plan's is eu-west-1, the scenario's us-east-1",
+            "the plan's lb 2, static 2, app 3; the scenario's own lb 4, static 4, app 72",
+        ] {
+            assert!(e.contains(w), "{w:?} in {e}");
+        }
+    };
+    let o = twip(&[
+        "simulate",
+        wrong[0],
+        "--plan",
+        wrong[1],
+        "--duration",
+        "15m",
+    ]);
+    says(&o);
+    assert!(o.stdout.is_empty());
+    let o = twip(&["validate", wrong[1], "--scenario", wrong[0]]);
+    says(&o);
+    let out = crate::common::tmp("wrong-report");
+    let o = twip(&[
+        "report",
+        wrong[1],
+        "--scenario",
+        wrong[0],
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    says(&o);
+    assert!(!out.exists(), "nothing written");
+    let o = twip(&[
+        "apply",
+        wrong[1],
+        "--scenario",
+        wrong[0],
+        "--target",
+        "docker",
+        "--dry-run",
+    ]);
+    says(&o);
+    let o = twip(&[
+        "status",
+        wrong[1],
+        "--scenario",
+        wrong[0],
+        "--target",
+        "docker",
+    ]);
+    says(&o);
+    // --scenario once per plan input.
+    let o = twip(&[
+        "report",
+        "reports/plans/limited-release.json",
+        "reports/plans/worldwide.json",
+        "--scenario",
+        "scenarios/twip/limited-release.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("once per plan"), "{}", stderr(&o));
+    // A plan whose scenario caps a service below the plan's count.
+    let capped = scenario_variant(
+        "scenarios/twip/limited-release.toml",
+        "capped.toml",
+        &[("replicas = 4\n", "replicas = 2\nmax_replicas = 2\n")],
+    );
+    let o = twip(&["validate", wrong[1], "--scenario", capped.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stderr(&o).contains(
+            "replicas: the plan gives app 3, the scenario allows at most 2 (max_replicas)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_node_failure_written_against_the_scenario_keeps_its_meaning_in_a_plan() {
+    let plan: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::common::root().join("reports/plans/limited-release.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let holder = plan["placements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["service"] == "app" && p["replica"] == 1)
+        .unwrap()["node"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fail = |target: &str, name: &str| {
+        scenario_variant(
+            "scenarios/twip/limited-release.toml",
+            name,
+            &[(
+                "kind = \"node\"                    # no target: the busiest node\nat = \"18h45m\"",
+                &format!("kind = \"node\"\ntarget = \"{target}\"\nat = \"12m\""),
+            )],
+        )
+    };
+    // app-1 is app/1's own node without a plan...
+    let p = fail("app-1", "node-app-1.toml");
+    let o = twip(&[
+        "simulate",
+        p.to_str().unwrap(),
+        "--duration",
+        "15m",
+        "--format",
+        "json",
+    ]);
+    assert!(matches!(o.status.code(), Some(0 | 2)), "{}", text(&o));
+    assert_eq!(
+        json(&o)["failures"][0]["what"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .nth(1),
+        Some("app-1")
+    );
+    // ...and the plan node that holds app/1 with the plan.
+    let o = twip(&[
+        "-v",
+        "simulate",
+        p.to_str().unwrap(),
+        "--plan",
+        "reports/plans/limited-release.json",
+        "--duration",
+        "15m",
+        "--format",
+        "json",
+    ]);
+    assert!(matches!(o.status.code(), Some(0 | 2)), "{}", text(&o));
+    let what = json(&o)["failures"][0]["what"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        what.starts_with(&format!("node {holder} (")),
+        "{what}, want {holder}"
+    );
+    assert!(
+        stderr(&o).contains(&format!(
+            "node \"app-1\" (replica app/1 in the scenario's own layout) is the plan's {holder}"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    // app-3 exists in the scenario (4 app replicas), not in the plan (3).
+    let p = fail("app-3", "node-app-3.toml");
+    let o = twip(&[
+        "simulate",
+        p.to_str().unwrap(),
+        "--plan",
+        "reports/plans/limited-release.json",
+        "--duration",
+        "15m",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains(
+            "node-app-3.toml:63: field `failure[0].target`: node \"app-3\" is replica app/3's node"
+        ) && e.contains("the plan gives app 3 replicas")
+            && e.contains("target = \"app/3\""),
+        "{e}"
+    );
 }

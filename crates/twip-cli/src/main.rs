@@ -44,6 +44,7 @@ mod policy;
 mod report;
 mod simulate;
 mod ui;
+mod validate;
 
 /// twip — scale-out planner and simulator.
 ///
@@ -71,6 +72,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Check a scenario or a plan as `plan` and `apply` would, without simulating (exit 1 if wrong).
+    Validate(validate::ValidateArgs),
     /// Simulate a scenario: latency percentiles, errors, utilisation, SLO verdict (exit 2 if not met).
     Simulate(simulate::SimulateArgs),
     /// Placement policies (WebAssembly plugins): list, check, place.
@@ -202,6 +205,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> CmdResult {
     ui::set_verbosity(cli.quiet, cli.verbose);
     match cli.command {
+        Command::Validate(args) => validate::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Plan(args) => plan::run(args),

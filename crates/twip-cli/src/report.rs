@@ -13,11 +13,15 @@ Examples:
   twip report scenarios/twip/training.toml reports/plans/limited-release.json reports/plans/worldwide.json --out reports/twip
   twip report reports/plans/limited-release.json --out out/report
   twip report reports/plans/worldwide.json --out out/quick --duration 2h
+  twip report reports/plans/limited-release.json --scenario scenarios/twip/limited-release.toml --out out/lr
 
 Each input is a phase, in order: a plan is read as it is, a scenario is
 planned first. Each plan is simulated over its scenario's whole day (the
 three TWIP phases take about a minute on two cores); --duration cuts
-the day short for a quick look.
+the day short for a quick look. A plan's scenario is the one it names
+(relative to the plan file), or --scenario; a plan made for another
+scenario (name, services, region, zones, replicas it may not have) is
+refused before anything is simulated.
 
 Exit codes: 0 written; 1 bad input or no plan for a scenario (nothing written).";
 
@@ -37,6 +41,10 @@ pub struct ReportArgs {
     /// Simulate only this long of each scenario (e.g. "2h") instead of its whole duration.
     #[arg(long, value_parser = twip_model::parse_duration)]
     pub duration: Option<f64>,
+    /// The scenario of a plan input instead of the one it names: once per
+    /// plan input, in order (as `apply` and `status` take it).
+    #[arg(long, value_name = "SCENARIO.toml")]
+    pub scenario: Vec<PathBuf>,
 }
 
 /// Runs `twip report`: exit 0 when written, 1 on bad input (nothing written).
@@ -44,6 +52,9 @@ pub fn run(args: ReportArgs) -> CmdResult {
     let mut command = String::from("twip report");
     for i in &args.inputs {
         command.push_str(&format!(" {}", i.display()));
+    }
+    for s in &args.scenario {
+        command.push_str(&format!(" --scenario {}", s.display()));
     }
     command.push_str(&format!(" --out {}", args.out.display()));
     if let Some(s) = args.seed {
@@ -64,9 +75,17 @@ pub fn run(args: ReportArgs) -> CmdResult {
     let n = args.inputs.len();
     // A scenario is planned first (the training phase); a plan is read as it is.
     let mut inputs = Vec::new();
+    let plans = args.inputs.iter().filter(|p| is_plan(p)).count();
+    if !args.scenario.is_empty() && args.scenario.len() != plans {
+        return err(format!(
+            "--scenario is given {} times for {plans} plan inputs: give it once per plan, in order",
+            args.scenario.len()
+        ));
+    }
+    let mut given = args.scenario.iter();
     for (k, path) in args.inputs.iter().enumerate() {
-        if path.extension().is_some_and(|e| e == "json") {
-            inputs.push(twip_report::Input::PlanFile(path.clone()));
+        if is_plan(path) {
+            inputs.push(plan_input(path, given.next())?);
             continue;
         }
         let scenario = twip_model::Scenario::load(path)?;
@@ -159,6 +178,40 @@ pub fn run(args: ReportArgs) -> CmdResult {
         }
         Err(e) => err(e),
     }
+}
+
+fn is_plan(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|e| e == "json")
+}
+
+/// A plan input, checked against its scenario (`scenario`, else the one it
+/// names) before anything is simulated: a plan made for another scenario
+/// is refused.
+fn plan_input(
+    path: &std::path::Path,
+    scenario: Option<&PathBuf>,
+) -> Result<twip_report::Input, crate::CliError> {
+    let plan = twip_model::Plan::load(path)?;
+    let file = match scenario {
+        Some(s) => s.clone(),
+        None => match plan.find_scenario(path) {
+            Some(f) => f,
+            // twip-report says what is missing.
+            None => return Ok(twip_report::Input::PlanFile(path.to_path_buf())),
+        },
+    };
+    let mut s = twip_model::Scenario::load(&file)?;
+    twip_model::consistency::bind(&plan, path, &mut s)?;
+    note!("{}: plan for scenario {}", path.display(), file.display());
+    Ok(match scenario {
+        None => twip_report::Input::PlanFile(path.to_path_buf()),
+        // twip-report reads a plan file's scenario from the plan; one given
+        // here travels with the plan.
+        Some(_) => twip_report::Input::Planned {
+            scenario: file,
+            plan: Box::new(plan),
+        },
+    })
 }
 
 /// `phase 2/3, limited-release.json: its day`.

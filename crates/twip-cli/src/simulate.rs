@@ -19,8 +19,12 @@ Examples:
   twip simulate scenarios/twip/training.toml --duration 1h --timeline
   twip simulate scenarios/twip/limited-release.toml --plan reports/plans/limited-release.json
 
+What only planning needs (the catalog, region, zones, instance types) is
+checked too, and a problem there is a warning: `twip validate` makes it an
+error.
+
 Exit codes: 0 every SLO met (or the scenario has no [slo]); 2 an SLO is not
-met; 1 bad input.";
+met; 1 bad input or a plan made for another scenario.";
 
 /// Arguments of `twip simulate`.
 #[derive(clap::Args, Debug)]
@@ -48,7 +52,10 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub segments: Option<u32>,
     /// Replay a plan (from `twip plan --out`): its replica counts, nodes and
-    /// placement; node and zone failures take down the replicas placed there.
+    /// placement; node and zone failures take down the replicas placed there
+    /// (a node failure written as SERVICE-INDEX, the scenario's own node of
+    /// that replica, is the plan node that holds it). A plan made for
+    /// another scenario is refused.
     #[arg(long, value_name = "PLAN.json")]
     pub plan: Option<PathBuf>,
 }
@@ -75,18 +82,29 @@ pub fn run(args: SimulateArgs) -> CmdResult {
         scenario.services.len(),
         scenario.duration_s
     );
+    // What only planning needs is a warning here, not an error (an elastic
+    // scenario's capacity provider is needed, and refused below).
+    if scenario.infrastructure.catalog.is_some() && !scenario.is_elastic() {
+        for w in twip_plan::infra::planning_problems(&scenario) {
+            eprintln!("twip: warning: {w} (only `twip plan` needs it; simulating anyway)");
+        }
+    }
     let layout = match &args.plan {
-        None => None,
+        None => {
+            // Node failures name the scenario's own nodes (SERVICE-INDEX).
+            twip_model::consistency::check_node_failures(&scenario)?;
+            None
+        }
         Some(p) => {
             note!("{}: replaying the plan", p.display());
-            let plan = match twip_model::Plan::load(p) {
-                Ok(plan) => plan,
-                Err(e) => return err(e),
-            };
-            match plan.apply_to(&mut scenario) {
-                Ok(l) => Some(l),
-                Err(e) => return err(format!("{}: {e}", p.display())),
+            let plan = twip_model::Plan::load(p)?;
+            // A plan made for another scenario is refused; node failures
+            // written against the scenario move onto the plan's nodes.
+            let (layout, rebound) = twip_model::consistency::bind(&plan, p, &mut scenario)?;
+            for r in rebound {
+                note!("{}: {r}", args.scenario.display());
             }
+            Some(layout)
         }
     };
     // A capacity provider's nodes are sized and priced from the catalog.

@@ -357,6 +357,7 @@ pub fn planning_problems(s: &Scenario) -> Vec<PlanError> {
 /// would start searching.
 pub fn check(s: &Scenario, policy: Option<&str>) -> Vec<PlanError> {
     let mut out = planning_problems(s);
+    let given = policy.is_some();
     let policy = policy.unwrap_or(&s.policy);
     let base = s
         .path
@@ -365,8 +366,14 @@ pub fn check(s: &Scenario, policy: Option<&str>) -> Vec<PlanError> {
         .unwrap_or_default();
     match twip_policy::Host::new() {
         Ok(host) => {
-            if let Err(e) = crate::load_policy(&host, policy, &base) {
-                out.push(e);
+            match crate::load_policy(&host, policy, &base) {
+                Ok(_) => {}
+                // The scenario's own policy: at its field.
+                Err(PlanError::Policy { source, .. }) if !given => out.push(
+                    s.error("placement.policy", format!("policy {policy:?}: {source}"))
+                        .into(),
+                ),
+                Err(e) => out.push(e),
             }
         }
         Err(source) => out.push(PlanError::Policy {

@@ -32,7 +32,9 @@ Examples:
   twip apply plan.json --target ecs --cluster twip-prod --env prod --dry-run
   twip apply plan.json --target ecs --cluster twip-prod --env prod --asg-sketch
 
-The plan names its scenario (--scenario overrides it). --env defaults to
+The plan names its scenario, relative to the plan file (--scenario
+overrides it); a plan made for another scenario (name, services, region,
+zones, replicas it may not have) is refused with exit 1. --env defaults to
 \"default\" in apply, status and destroy alike.
 
 Exit codes: 0 applied or already in sync; 2 a dry run found changes; 1 failure.";
@@ -164,12 +166,13 @@ pub fn destroy(args: DestroyArgs) -> CmdResult {
 }
 
 /// The plan and its scenario (`--scenario`, else the one the plan names),
-/// the plan's replicas applied to the scenario.
+/// the plan's replicas applied to the scenario; a plan made for another
+/// scenario is refused (`twip_model::consistency::bind`).
 fn load_plan(plan_path: &Path, scenario: Option<&PathBuf>) -> Result<(Plan, Scenario), String> {
     let plan = Plan::load(plan_path).map_err(|e| e.to_string())?;
     let scenario_path = match scenario {
         Some(s) => s.clone(),
-        None => plan.scenario_path(plan_path).ok_or_else(|| {
+        None => plan.find_scenario(plan_path).ok_or_else(|| {
             format!(
                 "{}: the plan does not name its scenario file; pass --scenario",
                 plan_path.display()
@@ -183,8 +186,7 @@ fn load_plan(plan_path: &Path, scenario: Option<&PathBuf>) -> Result<(Plan, Scen
         scenario_path.display()
     );
     let mut scenario = Scenario::load(&scenario_path).map_err(|e| e.to_string())?;
-    plan.apply_to(&mut scenario)
-        .map_err(|e| format!("the plan does not fit the scenario: {e}"))?;
+    twip_model::consistency::bind(&plan, plan_path, &mut scenario).map_err(|e| e.to_string())?;
     Ok((plan, scenario))
 }
 
