@@ -173,7 +173,7 @@ fn scenario_checks(
                     // Said once, above.
                     !(s.infrastructure.catalog.is_none()
                         && matches!(e, twip_plan::PlanError::Infra(i)
-                            if i.problem == twip_plan::infra::InfraProblem::NoCatalog))
+                            if *i.problem == twip_plan::infra::InfraProblem::NoCatalog))
                 })
                 .map(ToString::to_string),
         );

@@ -31,8 +31,8 @@ pub struct InfraError {
     pub line: usize,
     /// The field (`infrastructure.zones[1]`).
     pub field: String,
-    /// What is wrong.
-    pub problem: InfraProblem,
+    /// What is wrong (boxed: errors stay small).
+    pub problem: Box<InfraProblem>,
 }
 
 /// What is wrong with a scenario's infrastructure, as data.
@@ -140,7 +140,7 @@ fn at(s: &Scenario, field: &str, problem: InfraProblem) -> InfraError {
         scenario: s.path.clone(),
         line: s.error(field, "").line().unwrap_or(1),
         field: field.to_string(),
-        problem,
+        problem: Box::new(problem),
     }
 }
 
