@@ -324,3 +324,42 @@ fn the_policy_budget_is_checked_and_stops_the_plan_with_exit_1() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("policy time budget"), "{}", stderr(&o));
 }
+
+/// Issue 20 item 8: a service that cannot scale out is never given more
+/// replicas, in the plan or in any candidate the search tried.
+#[test]
+fn fixed_and_capped_services_keep_their_bound() {
+    let p = variant(
+        "scenarios/twip/limited-release.toml",
+        "bounded.toml",
+        &[
+            (
+                "replicas = 2\nworkers = 1024",
+                "replicas = 2\nfixed = true\nworkers = 1024",
+            ),
+            ("replicas = 4\n", "replicas = 3\nmax_replicas = 3\n"),
+        ],
+    );
+    let o = twip(&["plan", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    let plan = &v["plan"];
+    assert_eq!(plan["replicas"]["lb"], 2, "{}", plan["replicas"]);
+    assert!(plan["replicas"]["app"].as_u64().unwrap() <= 3);
+    let rejected = plan["rejected"].as_array().unwrap();
+    assert!(!rejected.is_empty());
+    for r in rejected {
+        assert_eq!(r["replicas"]["lb"], 2, "{r}");
+        assert!(r["replicas"]["app"].as_u64().unwrap() <= 3, "{r}");
+    }
+    // The committed plan tried app 4 without the bound.
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("reports/plans/limited-release.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(committed["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["replicas"]["app"].as_u64().unwrap_or(0) > 3));
+}
