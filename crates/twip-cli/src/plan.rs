@@ -16,6 +16,7 @@ Examples:
   twip plan scenarios/twip/limited-release.toml --out plan.json
   twip plan scenarios/twip/worldwide.toml --policy spread --policy binpack --policy zone-spread
   twip plan scenarios/examples/shop.toml --format json --seed 3
+  twip plan scenarios/twip/worldwide-elastic.toml --elastic --out plan.json
 
 Exit codes: 0 a plan meets every SLO; 2 no plan does (the binding constraint
 is named); 1 bad input.";
@@ -44,6 +45,12 @@ pub struct PlanArgs {
     /// calls together (default 60); past it the plan stops (exit 1).
     #[arg(long, value_name = "SECONDS", value_parser = budget_seconds)]
     pub policy_budget: Option<std::time::Duration>,
+    /// Plan elastic capacity: per service the floor, ceiling and tracking
+    /// target of an autoscaling policy, scheduled floors ahead of the known
+    /// spikes, and a capacity provider, verified at the worst moments of a
+    /// node or zone loss; the fixed plan is the baseline it is compared with.
+    #[arg(long)]
+    pub elastic: bool,
 }
 
 struct Run {
@@ -52,6 +59,8 @@ struct Run {
     /// The scenario's services, in its order (rejected candidates list
     /// their replicas in it).
     services: Vec<String>,
+    /// The scenario's `traffic.start_hour_utc` (case times of day).
+    start_hour_utc: f64,
 }
 
 impl Run {
@@ -81,6 +90,7 @@ pub fn run(args: PlanArgs) -> CmdResult {
             seed: args.seed,
             progress: None,
             policy_budget: args.policy_budget,
+            elastic: args.elastic || scenario.is_elastic(),
         };
         let label = p.clone().unwrap_or_else(|| scenario.policy.clone());
         match with_progress(&scenario, opts, &label) {
@@ -88,6 +98,7 @@ pub fn run(args: PlanArgs) -> CmdResult {
                 policy: label,
                 outcome,
                 services: scenario.services.iter().map(|s| s.name.clone()).collect(),
+                start_hour_utc: scenario.traffic.start_hour_utc,
             }),
             Err(e) => return err(e),
         }
@@ -100,7 +111,11 @@ pub fn run(args: PlanArgs) -> CmdResult {
                 } else {
                     per_policy(out, &r.policy)
                 };
-                let text = match serde_json::to_string_pretty(plan.as_ref()) {
+                // The scenario's path relative to the plan file, so that it
+                // resolves from wherever the plan is read.
+                let mut plan = plan.as_ref().clone();
+                plan.set_scenario_file(&scenario.path, &path);
+                let text = match serde_json::to_string_pretty(&plan) {
                     Ok(t) => t,
                     Err(e) => return err(e),
                 };
@@ -272,9 +287,139 @@ fn node_summary(p: &Plan) -> String {
         .join(", ")
 }
 
+/// An elastic plan: its policies, what it costs against the fixed plan and
+/// the lower bound, the cases it was verified in, the nearest rejections.
+fn elastic_table(
+    plan: &Plan,
+    el: &twip_model::elastic_plan::ElasticPlan,
+    start_hour_utc: f64,
+    stats: &twip_plan::Stats,
+) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let c = &el.cost;
+    let _ = writeln!(
+        o,
+        "elastic plan for {}: ${:.2}/day, ${:.0}/month expected ({:.0} node-hours of {} at \
+         ${}/h{})",
+        plan.scenario,
+        c.day_usd,
+        c.monthly_usd,
+        c.node_hours,
+        el.nodes.instance_type,
+        el.nodes.usd_per_hour,
+        plan.region
+            .as_ref()
+            .map(|x| format!(", {x} on-demand"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        o,
+        "  {:.1} % cheaper than the fixed plan (${:.0}/month); {:.1} % above the fluid lower \
+         bound (${:.0}/month)",
+        c.savings_pct, c.static_monthly_usd, c.above_lower_bound_pct, c.lower_bound_monthly_usd
+    );
+    let _ = writeln!(o);
+    let mut t = crate::ui::table(&["service", ">min", ">max", "metric", ">target", "schedule"]);
+    for (name, p) in &el.services {
+        let sched: Vec<String> = p
+            .schedule
+            .iter()
+            .map(|a| {
+                let bound = match (a.min, a.max) {
+                    (Some(lo), Some(hi)) => format!("min {lo} max {hi}"),
+                    (Some(lo), None) => format!("min {lo}"),
+                    (None, Some(hi)) => format!("max {hi}"),
+                    (None, None) => String::new(),
+                };
+                format!("{} UTC {bound}", a.utc)
+            })
+            .collect();
+        t.add_row(vec![
+            name.clone(),
+            p.min.to_string(),
+            p.max.to_string(),
+            format!("{:?}", p.metric).to_lowercase(),
+            format!("{}", p.target),
+            if sched.is_empty() {
+                "-".into()
+            } else {
+                sched.join(", ")
+            },
+        ]);
+    }
+    o.push_str(&crate::ui::render(&t));
+    let n = &el.nodes;
+    let _ = writeln!(
+        o,
+        "nodes: {} {} to {}, target capacity {} %, warm-up {:.0} s",
+        n.instance_type, n.min_nodes, n.max_nodes, n.target_capacity, n.instance_warmup_s
+    );
+    let fixed: Vec<String> = plan
+        .replicas
+        .iter()
+        .filter(|(k, _)| !el.services.contains_key(*k))
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    if !fixed.is_empty() {
+        let _ = writeln!(o, "fixed: {}", fixed.join(", "));
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "cases (a loss for good {:.0} min into a window; the SLO judged over the {:.0} min after it):",
+        el.window.lead_s / 60.0,
+        el.window.after_loss_s / 60.0
+    );
+    let mut t = crate::ui::table(&["case", ">p99 ms", ">± ms", ">error rate", "met"]);
+    for k in &el.cases {
+        t.add_row(vec![
+            k.name(start_hour_utc),
+            format!("{:.1}", k.p99_ms),
+            k.p99_ci95_ms
+                .map(|x| format!("{x:.1}"))
+                .unwrap_or_else(|| "-".into()),
+            format!("{:.6}", k.error_rate),
+            if k.met { "yes" } else { "NO" }.into(),
+        ]);
+    }
+    o.push_str(&crate::ui::render(&t));
+    let _ = writeln!(o);
+    let simulated = el.rejected.iter().filter(|r| r.simulated).count();
+    let _ = writeln!(
+        o,
+        "rejected cheaper candidates: {} ({} simulated, the rest screened); nearest:",
+        el.rejected.len(),
+        simulated
+    );
+    let mut near: Vec<&twip_model::elastic_plan::ElasticRejected> =
+        el.rejected.iter().filter(|r| r.simulated).collect();
+    near.sort_by(|a, b| b.day_usd.total_cmp(&a.day_usd));
+    for x in near.iter().take(5) {
+        let _ = writeln!(
+            o,
+            "  {} (${:.2}/day): {}",
+            x.candidate(),
+            x.day_usd,
+            x.reason(start_hour_utc)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "search: {} candidates, {} examined, {} cases simulated, {:.1} s",
+        stats.candidates, stats.examined, stats.simulated, stats.wall_s
+    );
+    o
+}
+
 fn table(r: &Run) -> String {
     use std::fmt::Write;
     let mut o = String::new();
+    if let Outcome::Found { plan, stats, .. } = &r.outcome {
+        if let Some(el) = &plan.elastic {
+            return elastic_table(plan, el, r.start_hour_utc, stats);
+        }
+    }
     match &r.outcome {
         Outcome::Found {
             plan,

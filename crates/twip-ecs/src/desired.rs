@@ -388,6 +388,7 @@ mod tests {
             cost: Cost::hourly(0.3),
             verification: vec![],
             rejected: vec![],
+            elastic: None,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod consistency;
 mod dist;
 pub mod elastic;
+pub mod elastic_plan;
 mod error;
 mod locate;
 pub mod plan;

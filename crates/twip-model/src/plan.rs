@@ -41,6 +41,11 @@ pub struct Plan {
     /// Cheaper (or equally cheap) candidates and why they were rejected.
     #[serde(default)]
     pub rejected: Vec<Rejected>,
+    /// The autoscaling policies and capacity provider of an elastic plan
+    /// (`twip plan --elastic`); `nodes`, `replicas` and `placements` are
+    /// then the start of the day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elastic: Option<crate::elastic_plan::ElasticPlan>,
 }
 
 /// A node of a plan.
@@ -480,6 +485,9 @@ impl Plan {
         for s in &mut scenario.services {
             s.replicas = self.replicas[&s.name];
         }
+        if let Some(e) = &self.elastic {
+            e.apply(scenario);
+        }
         // The plan's zones are the ones that exist now.
         for n in &self.nodes {
             if !scenario.infrastructure.zones.contains(&n.zone) {
@@ -675,6 +683,7 @@ mod tests {
             cost: Cost::hourly(0.192),
             verification: vec![],
             rejected: vec![],
+            elastic: None,
         }
     }
 

@@ -46,15 +46,14 @@ impl Planner {
             .collect()
     }
 
-    pub(crate) fn to_plan(
+    /// A layout as the plan file writes it: nodes of type `ty` and every
+    /// replica's placement.
+    pub(crate) fn plan_layout(
         &self,
-        c: &Cand,
+        ty: usize,
         layout: &Layout,
-        cases: &[Case],
-        results: &[CaseResult],
-        rejected: &[Tried],
-    ) -> Plan {
-        let (t, price) = &self.infra.types[c.ty];
+    ) -> (Vec<PlanNode>, Vec<Placement>) {
+        let (t, price) = &self.infra.types[ty];
         let nodes: Vec<PlanNode> = layout
             .nodes
             .iter()
@@ -77,6 +76,18 @@ impl Planner {
                 });
             }
         }
+        (nodes, placements)
+    }
+
+    pub(crate) fn to_plan(
+        &self,
+        c: &Cand,
+        layout: &Layout,
+        cases: &[Case],
+        results: &[CaseResult],
+        rejected: &[Tried],
+    ) -> Plan {
+        let (nodes, placements) = self.plan_layout(c.ty, layout);
         let mut all = vec![Case::baseline(&c.replicas)];
         all.extend(cases.iter().cloned());
         let verification = all
@@ -103,6 +114,7 @@ impl Planner {
             cost: Cost::hourly(c.hourly),
             verification,
             rejected: self.rejected(rejected),
+            elastic: None,
         }
     }
 }

@@ -389,6 +389,13 @@ pub enum Binding {
     },
     /// There was nothing to try.
     NoCandidates,
+    /// Every elastic candidate simulated failed a case (the last one tried).
+    Elastic {
+        /// The last candidate and its failed case.
+        last: Box<twip_model::elastic_plan::ElasticRejected>,
+        /// The scenario's `traffic.start_hour_utc`, for the case's time of day.
+        start_hour_utc: f64,
+    },
 }
 
 impl fmt::Display for Binding {
@@ -419,6 +426,16 @@ impl fmt::Display for Binding {
             Binding::NoCandidates => {
                 f.write_str("no candidates (no instance type, or max_nodes = 0)")
             }
+            Binding::Elastic {
+                last,
+                start_hour_utc,
+            } => write!(
+                f,
+                "no elastic candidate simulated met every case; the last tried, {}, was \
+                 rejected: {} (the fixed plan, without --elastic, meets them)",
+                last.candidate(),
+                last.reason(*start_hour_utc)
+            ),
         }
     }
 }

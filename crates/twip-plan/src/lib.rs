@@ -47,6 +47,7 @@
 mod assemble;
 mod cache;
 mod candidate;
+pub mod elastic;
 pub mod explain;
 pub mod infra;
 pub mod request;
@@ -132,10 +133,8 @@ pub enum PlanError {
     Input(String),
     /// The scenario's capacity is elastic; the planner sizes fixed fleets.
     #[error(
-        "{}: twip plan sizes fixed fleets and does not search autoscaling policies or capacity \
-         providers yet; `twip simulate` runs this elastic scenario, and without its \
-         [service.autoscaling] and [infrastructure.autoscaling] tables `twip plan` sizes its \
-         fixed baseline",
+        "{}: the scenario's capacity is elastic: `twip plan --elastic` searches its autoscaling \
+         policies, schedules and capacity provider; `twip simulate` runs it as written",
         scenario.display()
     )]
     Elastic {
@@ -170,6 +169,9 @@ pub struct PlanOptions {
     /// Wall-clock time the policy plugin may spend over the whole plan;
     /// `None` takes [`POLICY_BUDGET`].
     pub policy_budget: Option<std::time::Duration>,
+    /// Search autoscaling policies, schedules and a capacity provider
+    /// ([`elastic::plan`]) instead of one fixed fleet.
+    pub elastic: bool,
 }
 
 /// The default wall-clock budget of a plan's policy calls. The built-in
@@ -338,5 +340,8 @@ impl Planner {
 
 /// Plans `scenario`: the cheapest verified plan, or why there is none.
 pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Outcome, PlanError> {
+    if opts.elastic {
+        return elastic::plan(scenario, opts);
+    }
     Planner::new(scenario, opts)?.run()
 }

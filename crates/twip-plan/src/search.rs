@@ -24,7 +24,7 @@ pub(crate) enum Stop {
 }
 
 /// Why one placement attempt gave no layout.
-enum PlaceFail {
+pub(crate) enum PlaceFail {
     /// The policy refused, or the placement cannot survive.
     Reject(Rejection),
     /// The plugin failed.
@@ -56,7 +56,7 @@ impl Planner {
     /// get the same answer. A refusal rejects the candidate; any other
     /// plugin error (a trap, fuel, the deadline, memory, an invalid answer)
     /// or two different answers stop the plan.
-    fn place(&self, c: &Cand) -> Result<Layout, PlaceFail> {
+    pub(crate) fn place(&self, c: &Cand) -> Result<Layout, PlaceFail> {
         let req = crate::request::build(
             &self.scenario,
             &self.infra.zones,

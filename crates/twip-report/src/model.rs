@@ -694,6 +694,7 @@ mod tests {
                 // A plan written before the fields existed: no cost, not charted.
                 rejected(None, 7, None),
             ],
+            elastic: None,
         };
         let c = candidates(&plan);
         assert!(c[0].chosen && c[0].rejected.is_none());

@@ -129,13 +129,7 @@ pub fn size(s: &Scenario) -> Sizing {
     }
     let daily_requests = total * 86_400.0 / s.duration_s;
 
-    let p99_ms = s.slo.as_ref().and_then(|x| x.p99_ms).unwrap_or(1000.0);
-    let max_err = s
-        .slo
-        .as_ref()
-        .and_then(|x| x.max_error_rate)
-        .unwrap_or(1e-3);
-    let budget_s = 0.25 * p99_ms / 1e3;
+    let (budget_s, max_err) = budgets(s);
     let min_replicas = (0..n)
         .map(|i| {
             min_replicas(
@@ -171,6 +165,31 @@ pub fn size(s: &Scenario) -> Sizing {
         p99_floor_ms: floor.0,
         p99_floor_service: floor.1,
     }
+}
+
+/// The queueing-delay budget of every service (s) and the error budget.
+fn budgets(s: &Scenario) -> (f64, f64) {
+    let p99_ms = s.slo.as_ref().and_then(|x| x.p99_ms).unwrap_or(1000.0);
+    let max_err = s
+        .slo
+        .as_ref()
+        .and_then(|x| x.max_error_rate)
+        .unwrap_or(1e-3);
+    (0.25 * p99_ms / 1e3, max_err)
+}
+
+/// The smallest replica count of service `i` at an entry rate of `rps`
+/// requests/s, by the criteria of [`size`] (which applies it at the peak).
+pub fn replicas_at(s: &Scenario, z: &Sizing, i: usize, rps: f64) -> u32 {
+    let (budget_s, max_err) = budgets(s);
+    min_replicas(
+        s,
+        i,
+        rps * z.visits[i],
+        z.holding_s[i],
+        budget_s,
+        max_err / 10.0,
+    )
 }
 
 /// Smallest replica count of service `i` at arrival rate `lambda` (visits/s).

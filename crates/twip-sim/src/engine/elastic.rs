@@ -364,6 +364,26 @@ impl Run<'_> {
         for r in 0..n_slots {
             self.reps[r].in_rotation = false;
         }
+        // The provider's nodes at time zero, dealt over the zones before any
+        // replica is placed, so that placement can spread every service
+        // over the zones (placed one by one on nodes made as needed, the
+        // first replicas of a service would all share the first node).
+        if let Some((ns, ty)) = em!(self).nodes.clone() {
+            let (mut cpu, mut mem) = (0.0, 0.0);
+            for s in &em!(self).svcs {
+                cpu += s.cpu * f64::from(s.initial);
+                mem += s.memory_mb * f64::from(s.initial);
+            }
+            let need = (cpu / ty.vcpu).max(mem / ty.memory_mb);
+            let need = if need.is_finite() {
+                (need - 1e-9).ceil().max(0.0)
+            } else {
+                0.0
+            };
+            for _ in 0..(need.min(f64::from(ns.max_nodes)) as u32) {
+                self.new_node(NodeState::Up);
+            }
+        }
         // The initial replicas, in service at time zero.
         for svc in 0..n_svc {
             let sv = &self.m.svcs[svc];
