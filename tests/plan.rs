@@ -363,3 +363,134 @@ fn fixed_and_capped_services_keep_their_bound() {
         .iter()
         .any(|r| r["replicas"]["app"].as_u64().unwrap_or(0) > 3));
 }
+
+/// A small elastic day: three hours at a few hundred requests/s rising to
+/// the evening, a 3× spike at 2h; `twip plan` plans it elastically (its
+/// `[service.autoscaling]` says so), the plan replays, and `twip apply`'s
+/// Docker applier would deploy its start of day.
+const SMALL_ELASTIC: &str = r#"
+name = "small-elastic"
+duration = "3h"
+warmup = "10m"
+seed = 5
+
+[[service]]
+name = "app"
+replicas = 4
+workers = 4
+queue_limit = 100
+timeout_ms = 30000
+balancer = "least_connections"
+service_time = { dist = "lognormal", mean_ms = 50, p99_ms = 300 }
+health_check = { interval = "5s", failures = 3 }
+cpu = 2
+memory_mb = 2048
+start_delay = "30s"
+
+[service.autoscaling]
+min = 3
+max = 60
+metric = "cpu"
+target = 0.6
+
+[traffic]
+entry = "app"
+start_hour_utc = 16
+[[traffic.region]]
+name = "eu-west-1"
+peak_rps = 300
+peak_hour_utc = 19
+trough_ratio = 0.2
+[[traffic.spike]]
+at = "2h"
+duration = "10m"
+multiplier = 3
+
+[slo]
+p99_ms = 1000
+max_error_rate = 0.001
+survive = ["zone"]
+
+[infrastructure]
+catalog = "aws-ec2"
+zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+max_nodes = 60
+
+[infrastructure.autoscaling]
+instance_type = "c5.xlarge"
+max_nodes = 40
+instance_warmup = "2m"
+"#;
+
+#[test]
+#[ignore = "heavy: an elastic search with simulated windows; run with --release -- --ignored"]
+fn an_elastic_plan_is_cheaper_than_the_fixed_one_verified_at_the_worst_moments_and_replays() {
+    let scenario = crate::common::write_tmp("small-elastic.toml", SMALL_ELASTIC);
+    let out = tmp("small-elastic.json");
+    let o = twip(&[
+        "plan",
+        scenario.to_str().unwrap(),
+        "--elastic",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let el = &plan["elastic"];
+    let cost = &el["cost"];
+    let (day, fixed, bound) = (
+        cost["day_usd"].as_f64().unwrap(),
+        cost["static_day_usd"].as_f64().unwrap(),
+        cost["lower_bound_day_usd"].as_f64().unwrap(),
+    );
+    assert!(day < fixed, "elastic ${day}/day, fixed ${fixed}/day");
+    assert!(bound <= day, "lower bound ${bound}/day above the plan's ${day}/day");
+    // Every case met: the day, and a zone lost at each worst moment.
+    let cases = el["cases"].as_array().unwrap();
+    let moments: Vec<&str> = cases.iter().map(|c| c["moment"].as_str().unwrap()).collect();
+    for m in ["day", "trough", "rise", "peak", "spike"] {
+        assert!(moments.contains(&m), "no {m} case: {moments:?}");
+    }
+    assert!(cases.iter().all(|c| c["met"] == true), "{cases:?}");
+    assert!(cases
+        .iter()
+        .filter(|c| c["moment"] != "day")
+        .all(|c| c["loss"]["kind"] == "zone"));
+    // The floor keeps a replica in every zone.
+    let app = &el["services"]["app"];
+    assert!(app["min"].as_u64().unwrap() >= 3);
+    // A schedule, when there is one, starts at least the node warm-up and
+    // the start delay + a health check ahead of the spike.
+    for a in app["schedule"].as_array().unwrap() {
+        if a["purpose"]["kind"] == "before_spike" {
+            let lead = a["purpose"]["lead_s"].as_f64().unwrap();
+            assert!(lead >= 120.0 + 35.0, "lead {lead} s");
+            assert_eq!(a["at_s"].as_f64().unwrap(), 7200.0 - lead);
+        }
+    }
+    // The day's timeline follows demand: fewer replicas at the start than
+    // at the spike.
+    let desired = el["day"]["services"]["app"]["desired"].as_array().unwrap();
+    let first = desired[0].as_u64().unwrap();
+    let most = desired.iter().map(|x| x.as_u64().unwrap()).max().unwrap();
+    assert!(most > first, "{desired:?}");
+    // The JSON on stdout is the plan too, and the table says the savings.
+    assert_eq!(json(&o)["plan"]["elastic"]["cost"], *cost);
+    let t = twip(&["plan", scenario.to_str().unwrap(), "--elastic"]);
+    assert!(stdout(&t).contains("cheaper than the fixed plan"), "{}", stdout(&t));
+    // It replays: the simulated day has the plan's policy.
+    let r = twip(&[
+        "simulate",
+        scenario.to_str().unwrap(),
+        "--plan",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(matches!(r.status.code(), Some(0 | 2)), "{}", stderr(&r));
+    let v = json(&r);
+    assert!(v["elastic"]["events"].as_array().unwrap().len() > 1);
+}

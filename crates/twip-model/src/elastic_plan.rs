@@ -122,6 +122,23 @@ pub fn apply(
     });
 }
 
+impl ServicePolicy {
+    /// The searched parameters of this policy: floor, target, and the
+    /// floor raised ahead of the first spike with its lead.
+    pub fn candidate(&self) -> CandidatePolicy {
+        let before = self.schedule.iter().find_map(|a| match a.purpose {
+            ActionPurpose::BeforeSpike { lead_s, .. } => Some((a.min, lead_s)),
+            ActionPurpose::AfterSpike { .. } => None,
+        });
+        CandidatePolicy {
+            min: self.min,
+            target: self.target,
+            scheduled_min: before.and_then(|b| b.0),
+            lead_s: before.map(|b| b.1),
+        }
+    }
+}
+
 /// A scheduled action of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedAction {

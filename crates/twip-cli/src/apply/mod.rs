@@ -187,6 +187,20 @@ fn load_plan(plan_path: &Path, scenario: Option<&PathBuf>) -> Result<(Plan, Scen
     );
     let mut scenario = Scenario::load(&scenario_path).map_err(|e| e.to_string())?;
     twip_model::consistency::bind(&plan, plan_path, &mut scenario).map_err(|e| e.to_string())?;
+    if plan.elastic.is_some() && !crate::ui::quiet() {
+        let counts: Vec<String> = plan
+            .replicas
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        eprintln!(
+            "twip: {}: an elastic plan; the appliers do not run its autoscaling policies or \
+             capacity provider (Docker has no autoscaler), so its start-of-day counts are \
+             deployed as a fixed fleet: {}",
+            plan_path.display(),
+            counts.join(", ")
+        );
+    }
     Ok((plan, scenario))
 }
 
