@@ -447,10 +447,16 @@ fn an_elastic_plan_is_cheaper_than_the_fixed_one_verified_at_the_worst_moments_a
         cost["lower_bound_day_usd"].as_f64().unwrap(),
     );
     assert!(day < fixed, "elastic ${day}/day, fixed ${fixed}/day");
-    assert!(bound <= day, "lower bound ${bound}/day above the plan's ${day}/day");
+    assert!(
+        bound <= day,
+        "lower bound ${bound}/day above the plan's ${day}/day"
+    );
     // Every case met: the day, and a zone lost at each worst moment.
     let cases = el["cases"].as_array().unwrap();
-    let moments: Vec<&str> = cases.iter().map(|c| c["moment"].as_str().unwrap()).collect();
+    let moments: Vec<&str> = cases
+        .iter()
+        .map(|c| c["moment"].as_str().unwrap())
+        .collect();
     for m in ["day", "trough", "rise", "peak", "spike"] {
         assert!(moments.contains(&m), "no {m} case: {moments:?}");
     }
@@ -480,7 +486,11 @@ fn an_elastic_plan_is_cheaper_than_the_fixed_one_verified_at_the_worst_moments_a
     // The JSON on stdout is the plan too, and the table says the savings.
     assert_eq!(json(&o)["plan"]["elastic"]["cost"], *cost);
     let t = twip(&["plan", scenario.to_str().unwrap(), "--elastic"]);
-    assert!(stdout(&t).contains("cheaper than the fixed plan"), "{}", stdout(&t));
+    assert!(
+        stdout(&t).contains("cheaper than the fixed plan"),
+        "{}",
+        stdout(&t)
+    );
     // It replays: the simulated day has the plan's policy.
     let r = twip(&[
         "simulate",

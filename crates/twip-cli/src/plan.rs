@@ -104,18 +104,19 @@ pub fn run(args: PlanArgs) -> CmdResult {
         }
     }
     if let Some(out) = &args.out {
-        for r in &runs {
-            if let Outcome::Found { plan, .. } = &r.outcome {
-                let path = if runs.len() == 1 {
-                    out.clone()
-                } else {
+        let several = runs.len() > 1;
+        for r in &mut runs {
+            if let Outcome::Found { plan, .. } = &mut r.outcome {
+                let path = if several {
                     per_policy(out, &r.policy)
+                } else {
+                    out.clone()
                 };
                 // The scenario's path relative to the plan file, so that it
-                // resolves from wherever the plan is read.
-                let mut plan = plan.as_ref().clone();
+                // resolves from wherever the plan is read; the JSON printed
+                // below is then the very document written.
                 plan.set_scenario_file(&scenario.path, &path);
-                let text = match serde_json::to_string_pretty(&plan) {
+                let text = match serde_json::to_string_pretty(plan.as_ref()) {
                     Ok(t) => t,
                     Err(e) => return err(e),
                 };

@@ -61,6 +61,10 @@ fn the_elastic_worldwide_plan_is_minimal_and_saves_forty_percent() {
         let mut lower = per.clone();
         lower.get_mut("app").unwrap().min = min - 1;
         let got = elastic::recheck(&s, &opts, &lower, &[Moment::Trough, Moment::Rise]).unwrap();
-        assert!(got.iter().any(|c| !c.met), "floor {} passes: {got:?}", min - 1);
+        assert!(
+            got.iter().any(|c| !c.met),
+            "floor {} passes: {got:?}",
+            min - 1
+        );
     }
 }

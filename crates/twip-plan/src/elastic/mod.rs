@@ -180,9 +180,9 @@ pub fn recheck(
     let mut c = Vec::new();
     for &i in &search.elastic {
         let name = &scenario.services[i].name;
-        let p = per.get(name).ok_or_else(|| {
-            PlanError::Input(format!("no policy for elastic service {name}"))
-        })?;
+        let p = per
+            .get(name)
+            .ok_or_else(|| PlanError::Input(format!("no policy for elastic service {name}")))?;
         c.push(*p);
     }
     let cases: Vec<CaseSpec> = search
@@ -209,7 +209,11 @@ impl<'a> Search<'a> {
             // replicas, where following demand pays.
             let most = (0..s.services.len()).max_by_key(|&i| {
                 (
-                    fixed.replicas.get(&s.services[i].name).copied().unwrap_or(0),
+                    fixed
+                        .replicas
+                        .get(&s.services[i].name)
+                        .copied()
+                        .unwrap_or(0),
                     std::cmp::Reverse(i),
                 )
             });
@@ -740,7 +744,9 @@ impl<'a> Search<'a> {
     fn verdict(&self, case: &CaseSpec, j: window::Judged) -> ElasticCase {
         let slo = self.s.slo.as_ref();
         // As the fixed planner: the p99 and its half-width within the bound.
-        let p99_ok = slo.and_then(|x| x.p99_ms).is_none_or(|b| j.p99_ms + j.p99_ci95_ms.unwrap_or(0.0) <= b);
+        let p99_ok = slo
+            .and_then(|x| x.p99_ms)
+            .is_none_or(|b| j.p99_ms + j.p99_ci95_ms.unwrap_or(0.0) <= b);
         let err_ok = slo
             .and_then(|x| x.max_error_rate)
             .is_none_or(|b| j.error_rate <= b);
