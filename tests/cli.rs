@@ -1073,9 +1073,13 @@ fn the_report_and_the_planner_show_progress_that_tells_the_truth() {
     let out = crate::common::tmp("progress-report");
     let out = out.to_str().unwrap();
     // The report: the phase, and how much of its day is simulated.
-    let Some(shown) =
-        on_a_terminal(&["report", "reports/plans/limited-release.json", "--out", out])
-    else {
+    let Some(shown) = on_a_terminal(&[
+        "report",
+        "reports/plans/limited-release.json",
+        "--out",
+        out,
+        "-v",
+    ]) else {
         return;
     };
     assert!(
@@ -1083,10 +1087,20 @@ fn the_report_and_the_planner_show_progress_that_tells_the_truth() {
         "{shown}"
     );
     assert!(shown.contains("% ("), "{shown}");
-    assert!(
-        shown.contains("writing HTML, Markdown, SVG and PNG"),
-        "{shown}"
-    );
+    // The writing spinner appears once a step has taken a second: when the
+    // writing took clearly longer, it was shown.
+    let took: f64 = shown
+        .split(" files written in ")
+        .nth(1)
+        .and_then(|r| r.split(" s").next())
+        .and_then(|x| x.parse().ok())
+        .expect("the report says how long writing took");
+    if took >= 1.3 {
+        assert!(
+            shown.contains("writing HTML, Markdown, SVG and PNG"),
+            "{shown}"
+        );
+    }
     // The planner: the candidate of at most how many; no bar that stops
     // part-way when the search ends at the first candidate that passes.
     let shown = on_a_terminal(&["plan", "scenarios/examples/shop.toml"]).unwrap();
