@@ -2,7 +2,7 @@
 //!
 //! Fast: a report of a short slice of the limited release, the committed
 //! TWIP report against the committed plans, bad inputs. Heavy (ignored, run
-//! by .ci/run in release): the three phases over whole days, opened in
+//! by .ci/run in release): the four phases (one elastic) over whole days, opened in
 //! headless chromium:
 //! `cargo test --release -p twip-cli --test e2e -- --ignored report::`.
 
@@ -182,6 +182,139 @@ fn check_charts(dir: &Path, phase: &str, plan: &Value) {
     }
 }
 
+/// The rows of the first table after `heading` in report.md, as cells
+/// (header and separator left out).
+fn table_after(md: &str, heading: &str) -> Vec<Vec<String>> {
+    let start = md
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading:?} in the report"));
+    md[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            l.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// An elastic phase shows the plan's policy, costs, cases and events; the
+/// report's own simulation of the day gives the plan's scaling events
+/// (same scenario, same seed), and its charts hold their data.
+fn check_elastic(dir: &Path, phase: &str, plan: &Value) {
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    let el = &plan["elastic"];
+    let nodes = &el["nodes"];
+    let row = summary_row(&md, phase);
+    assert_eq!(
+        row[2],
+        format!(
+            "{}–{} x {}",
+            nodes["min_nodes"],
+            nodes["max_nodes"],
+            nodes["instance_type"].as_str().unwrap()
+        ),
+        "nodes of {phase}"
+    );
+    for (s, p) in el["services"].as_object().unwrap() {
+        let range = format!("{s} {}–{}", p["min"], p["max"]);
+        assert!(row[3].contains(&range), "{range} in {row:?}");
+    }
+    let cost = &el["cost"];
+    let monthly = cost["monthly_usd"].as_f64().unwrap();
+    assert_eq!(
+        row[4],
+        format!("${}", thousands(monthly)),
+        "cost of {phase}"
+    );
+    for needle in [
+        format!(
+            "{:.1} % less than the fixed plan",
+            cost["savings_pct"].as_f64().unwrap()
+        ),
+        format!(
+            "{:.1} % above the fluid lower bound (${} per month",
+            cost["above_lower_bound_pct"].as_f64().unwrap(),
+            thousands(cost["lower_bound_monthly_usd"].as_f64().unwrap())
+        ),
+        format!(
+            "${} per month for {} nodes all day",
+            thousands(cost["static_monthly_usd"].as_f64().unwrap()),
+            el["day"]["static_nodes"]
+        ),
+    ] {
+        assert!(md.contains(&needle), "no {needle:?} in the report");
+    }
+    // The schedule says when and why.
+    for s in el["services"].as_object().unwrap().values() {
+        for a in s["schedule"].as_array().unwrap() {
+            let utc = a["utc"].as_str().unwrap();
+            assert!(
+                md.contains(&format!("At {utc} UTC")),
+                "no scheduled action at {utc}"
+            );
+        }
+    }
+    // Every case, its verdict, in order.
+    let cases = table_after(&md, "### When a zone dies mid-scale-out");
+    let want = el["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), want.len(), "{cases:?}");
+    for (r, c) in cases.iter().zip(want) {
+        assert!(
+            r[3].starts_with(&format!("{:.0} ", c["p99_ms"].as_f64().unwrap())),
+            "{r:?} against {c}"
+        );
+        assert_eq!(r[5], if c["met"] == true { "yes" } else { "no" });
+    }
+    // The report's day is the plan's day: the same events, in order.
+    let events = table_after(&md, "### Scaling events of the simulated day");
+    let want = el["events"].as_array().unwrap();
+    assert_eq!(events.len(), want.len(), "events: {events:?}");
+    for (r, e) in events.iter().zip(want) {
+        let what = e["service"].as_str().unwrap_or("nodes");
+        assert_eq!(r[1], what, "{r:?} against {e}");
+        let (from, to) = (e["from"].as_u64().unwrap(), e["to"].as_u64().unwrap());
+        let count = if from == to {
+            to.to_string()
+        } else {
+            format!("{from} → {to}")
+        };
+        assert_eq!(r[2], count, "{r:?} against {e}");
+    }
+    // Charts: the day's capacity (demand, nodes, lower bound, each elastic
+    // service's desired and in-service), the cost, and the latency with
+    // a tick per event.
+    let svg = |kind: &str| {
+        std::fs::read_to_string(dir.join(format!("{phase}-{kind}.svg")))
+            .unwrap_or_else(|e| panic!("{phase}-{kind}.svg: {e}"))
+    };
+    let elastic_services = el["services"].as_object().unwrap().len();
+    // Solid: the nodes and each service in service (desired, the lower
+    // bound and the fixed plan are dashed); the demand is an area.
+    let chart = svg("elastic");
+    let (l, ..) = marks(&chart);
+    assert!(l > elastic_services, "{phase}-elastic: {l} curves");
+    assert!(
+        chart.contains("<polygon"),
+        "{phase}-elastic: no demand area"
+    );
+    let chart = svg("elastic-cost");
+    assert!(
+        chart.contains("<polygon"),
+        "{phase}-elastic-cost: no cost area"
+    );
+    let latency = svg("latency");
+    let (l, ..) = marks(&latency);
+    assert!(l >= 3, "{phase}-latency: {l} curves");
+    for kind in ["scale-out", "scheduled action"] {
+        assert!(latency.contains(kind), "{phase}-latency: no {kind} marks");
+    }
+}
+
 fn run_report(args: &[&str]) -> std::process::Output {
     let o = twip(args);
     assert!(o.status.success(), "twip report failed: {}", text(&o));
@@ -313,7 +446,7 @@ fn bad_inputs_fail_and_write_nothing() {
 }
 
 /// The command at the top of the committed report.
-const COMMAND: &str = "twip report scenarios/twip/training.toml reports/plans/limited-release.json reports/plans/worldwide.json --out reports/twip";
+const COMMAND: &str = "twip report scenarios/twip/training.toml reports/plans/limited-release.json reports/plans/worldwide.json reports/plans/worldwide-elastic.json --out reports/twip";
 
 #[test]
 fn the_committed_twip_report_matches_the_plans() {
@@ -325,8 +458,10 @@ fn the_committed_twip_report_matches_the_plans() {
         check_figures(&dir, phase, &p);
         check_charts(&dir, phase, &p);
     }
+    check_elastic(&dir, "worldwide-elastic", &plan("worldwide-elastic"));
     assert!(md.contains("| training |"));
-    assert!(md.contains("## Scale-out steps: limited-release → worldwide"));
+    assert!(md.contains("## Scale-out steps: limited-release → worldwide\n"));
+    assert!(md.contains("## Scale-out steps: worldwide → worldwide-elastic\n"));
     let total: u64 = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())
@@ -344,8 +479,8 @@ fn chromium() -> PathBuf {
 }
 
 #[test]
-#[ignore = "three whole simulated days and headless chromium; run by .ci/run in release"]
-fn three_phases_over_whole_days_open_in_chromium() {
+#[ignore = "four whole simulated days and headless chromium; run by .ci/run in release"]
+fn four_phases_over_whole_days_open_in_chromium() {
     let out = tmp("twip");
     let args: Vec<&str> = COMMAND.split(' ').skip(1).collect();
     let mut args: Vec<&str> = args[..args.len() - 1].to_vec();
@@ -356,6 +491,7 @@ fn three_phases_over_whole_days_open_in_chromium() {
         check_figures(&out, phase, &p);
         check_charts(&out, phase, &p);
     }
+    check_elastic(&out, "worldwide-elastic", &plan("worldwide-elastic"));
     // The committed report is what this command gives today.
     let md = std::fs::read_to_string(out.join("report.md"))
         .unwrap()
@@ -373,7 +509,10 @@ fn three_phases_over_whole_days_open_in_chromium() {
     );
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     let charts = html.matches("<figure").count();
-    assert_eq!(charts, 19, "6 charts per phase and the comparison");
+    assert_eq!(
+        charts, 24,
+        "6 charts per fixed phase, 5 for the elastic one, and the comparison"
+    );
     let browser = chromium();
     // As root (CI) chromium needs --no-sandbox; `timeout` bounds a hang.
     let flags = [

@@ -312,6 +312,10 @@ pub fn utc(at_s: f64, start_hour_utc: f64) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
+/// A p99 at or above this (ms) is the screening model's overload: demand
+/// above capacity, a queue that grows without bound.
+pub const UNBOUNDED_P99_MS: f64 = 1e9;
+
 /// A rejected elastic candidate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ElasticRejected {
@@ -391,6 +395,12 @@ impl ElasticRejected {
             RejectionKind::ErrorRate => format!(
                 "{how}: error rate {:.5} over the objective {:.5} with {case}",
                 self.value, self.bound
+            ),
+            // The screening model caps an overload's p99 at 1e9 ms.
+            _ if self.value >= UNBOUNDED_P99_MS => format!(
+                "{how}: demand above capacity (queues grow without bound) against the p99 \
+                 objective {:.0} ms with {case}",
+                self.bound
             ),
             _ => format!(
                 "{how}: p99 {:.0} ms over the objective {:.0} ms with {case}",

@@ -504,7 +504,7 @@ impl Plan {
     pub fn scenario_path(&self, plan_path: &Path) -> Option<PathBuf> {
         let f = self.scenario_file.as_ref()?;
         Some(if f.is_relative() && !f.exists() {
-            plan_path.parent().unwrap_or(Path::new(".")).join(f)
+            lexical(&plan_path.parent().unwrap_or(Path::new(".")).join(f))
         } else {
             f.clone()
         })
@@ -642,9 +642,40 @@ fn ranges(ns: &[u32]) -> String {
     parts.join(", ")
 }
 
+/// `p` with each `dir/..` taken out (`reports/plans/../../scenarios/x`
+/// → `scenarios/x`), for the paths twip shows and opens.
+fn lexical(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                // Above the root is the root.
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(c),
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scenario_relative_to_its_plan_resolves_without_detours() {
+        assert_eq!(
+            lexical(Path::new("reports/plans/../../scenarios/twip/w.toml")),
+            PathBuf::from("scenarios/twip/w.toml")
+        );
+        assert_eq!(lexical(Path::new("../x/../y")), PathBuf::from("../y"));
+        assert_eq!(lexical(Path::new("/a/../../b")), PathBuf::from("/b"));
+    }
 
     const MMC: &str = "name = \"m\"\nduration = \"1h\"\n[[service]]\nname = \"app\"\nreplicas = 1\nworkers = 2\nservice_time = { dist = \"exponential\", mean_ms = 10 }\n[traffic]\nentry = \"app\"\nrps = 10\n";
 

@@ -322,14 +322,7 @@ pub fn node_type(s: &Scenario) -> Result<Option<twip_sim::NodeType>, PlanError> 
         )
         .into());
     };
-    // What a placement may count on, as the planner's node shapes.
-    let shape = crate::request::NodeShape::of(t);
-    Ok(Some(twip_sim::NodeType {
-        name: t.name.clone(),
-        vcpu: f64::from(shape.cpu_millis) / 1000.0,
-        memory_mb: f64::from(shape.memory_mib),
-        usd_per_hour: *price,
-    }))
+    Ok(Some(twip_sim::NodeType::of(t, *price)))
 }
 
 /// The checks only planning needs (the catalog, region, zones, instance

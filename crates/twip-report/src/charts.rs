@@ -44,10 +44,16 @@ pub enum Kind {
     Candidates,
     /// Nodes grouped by zone, replicas coloured by service.
     Placement,
+    /// An elastic plan's day: demand, desired and in-service replicas,
+    /// nodes, against the fixed plan and the lower bound.
+    Elastic,
+    /// An elastic plan's cost over the day against the fixed plan and the
+    /// lower bound.
+    ElasticCost,
 }
 
 impl Kind {
-    /// Every per-phase chart, in report order.
+    /// Every per-phase chart of a fixed plan, in report order.
     pub const ALL: [Kind; 6] = [
         Kind::Traffic,
         Kind::Latency,
@@ -55,6 +61,15 @@ impl Kind {
         Kind::Failures,
         Kind::Candidates,
         Kind::Placement,
+    ];
+
+    /// Every per-phase chart of an elastic plan, in report order.
+    pub const ELASTIC: [Kind; 5] = [
+        Kind::Placement,
+        Kind::Elastic,
+        Kind::ElasticCost,
+        Kind::Latency,
+        Kind::Utilisation,
     ];
 
     /// File-name suffix.
@@ -66,6 +81,8 @@ impl Kind {
             Kind::Failures => "failures",
             Kind::Candidates => "candidates",
             Kind::Placement => "placement",
+            Kind::Elastic => "elastic",
+            Kind::ElasticCost => "elastic-cost",
         }
     }
 }
@@ -101,11 +118,24 @@ impl<'a> Chart<'a> {
             Subject::Phase(p, k) => {
                 let what = match k {
                     Kind::Traffic => "request rate over the day against the plan's capacity",
+                    Kind::Latency if p.elastic.is_some() => {
+                        "latency over the day (failure windows shaded, scaling events marked)"
+                    }
                     Kind::Latency => "latency over the day (failure windows shaded)",
                     Kind::Utilisation => "utilisation per service",
                     Kind::Failures => "error rate and p99 in each failure case",
                     Kind::Candidates => "cost against worst-case p99 of the candidates tried",
+                    Kind::Placement if p.elastic.is_some() => {
+                        "placement at the start of the day: nodes by zone, replicas by service"
+                    }
                     Kind::Placement => "placement: nodes by zone, replicas by service",
+                    Kind::Elastic => {
+                        "demand, replicas and nodes over the day against the fixed plan and the \
+                         lower bound"
+                    }
+                    Kind::ElasticCost => {
+                        "cost over the day against the fixed plan and the lower bound"
+                    }
                 };
                 format!("{}: {what}", p.name)
             }
@@ -152,6 +182,8 @@ impl<'a> Chart<'a> {
             Subject::Phase(p, Kind::Failures) => failures(root, p),
             Subject::Phase(p, Kind::Candidates) => candidates(root, p),
             Subject::Phase(p, Kind::Placement) => placement(root, p),
+            Subject::Phase(p, Kind::Elastic) => elastic(root, p),
+            Subject::Phase(p, Kind::ElasticCost) => elastic_cost(root, p),
             Subject::Phases(ps) => phases(root, ps),
         };
         r.map_err(|e| self.err(e))
@@ -358,6 +390,245 @@ where
             .label(format!("SLO p99 {s:.0} ms"))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
     }
+    if let Some(e) = &p.elastic {
+        // Scaling events: a tick at the top, one colour per kind of cause.
+        let top = ymax / 1.6 * 1.45;
+        let foot = ymax / 1.6 * 1.15;
+        for (label, color, kind) in EVENT_KINDS {
+            let xs: Vec<f64> = e
+                .events
+                .iter()
+                .filter(|ev| event_kind(&ev.cause) == kind)
+                .map(|ev| ev.at_s / 3600.0)
+                .filter(|x| (x0..=x1).contains(x))
+                .collect();
+            if xs.is_empty() {
+                continue;
+            }
+            let style = color.stroke_width(2);
+            chart
+                .draw_series(
+                    xs.into_iter()
+                        .map(|x| PathElement::new([(x, foot), (x, top)], style)),
+                )?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new([(x + 10, y - 6), (x + 10, y + 6)], style));
+        }
+        // The ticks run along the top: the legend goes where the curves
+        // leave room.
+        return legend(&mut chart, SeriesLabelPosition::MiddleRight);
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+/// Scaling events by kind, as the latency chart marks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventKind {
+    Out,
+    In,
+    Schedule,
+    Failure,
+    Nodes,
+}
+
+const EVENT_KINDS: [(&str, RGBColor, EventKind); 5] = [
+    ("scale-out", RGBColor(44, 160, 44), EventKind::Out),
+    ("scale-in", RGBColor(23, 190, 207), EventKind::In),
+    (
+        "scheduled action",
+        RGBColor(148, 103, 189),
+        EventKind::Schedule,
+    ),
+    ("replacement after a failure", RED, EventKind::Failure),
+    ("nodes added or removed", GREY, EventKind::Nodes),
+];
+
+fn event_kind(c: &twip_sim::Cause) -> EventKind {
+    use twip_sim::Cause;
+    match c {
+        Cause::ScaleOut { .. } => EventKind::Out,
+        Cause::ScaleIn { .. } => EventKind::In,
+        Cause::Schedule { .. } => EventKind::Schedule,
+        Cause::Failure { .. } => EventKind::Failure,
+        Cause::Capacity { .. } | Cause::Idle { .. } => EventKind::Nodes,
+    }
+}
+
+/// `(hour, value)` points of a per-interval series.
+fn points<T: Copy + Into<f64>>(xs: &[f64], ys: &[T]) -> Vec<(f64, f64)> {
+    xs.iter()
+        .copied()
+        .zip(ys.iter().map(|&y| y.into()))
+        .collect()
+}
+
+fn elastic<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Phase) -> R
+where
+    DB::ErrorType: 'static,
+{
+    let Some(e) = &p.elastic else {
+        return Ok(());
+    };
+    let xs = hours(p);
+    let tl = &p.sim.timeline;
+    let (x0, x1) = x_range(p);
+    let counts = e
+        .replicas
+        .iter()
+        .flat_map(|(_, d, i)| d.iter().chain(i))
+        .chain(&e.nodes)
+        .chain(&e.lower_bound_nodes)
+        .chain([&e.static_nodes])
+        .map(|&n| f64::from(n));
+    let ymax = finite_max(counts).max(1.0) * 1.15;
+    let rmax = finite_max(tl.rps.iter().copied()).max(1.0) * 1.15;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!("{}: demand, replicas and nodes over the day", p.name),
+            caption_style(),
+        )
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .right_y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, 0.0..ymax)?
+        .set_secondary_coord(x0..x1, 0.0..rmax);
+    chart
+        .configure_mesh()
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(TRANSPARENT)
+        .x_desc("simulated time (h, UTC)")
+        .y_desc("replicas, nodes")
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .label_style((FONT, 14))
+        .draw()?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("demand (requests/s)")
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .label_style((FONT, 14))
+        .draw()?;
+    let demand = RGBColor(200, 200, 200);
+    chart
+        .draw_secondary_series(AreaSeries::new(
+            xs.iter().copied().zip(tl.rps.iter().copied()),
+            0.0,
+            demand.mix(0.35),
+        ))?
+        .label("demand (right axis)")
+        .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], demand.filled()));
+    let fixed = RED.stroke_width(2);
+    let sn = f64::from(e.static_nodes);
+    chart
+        .draw_series(DashedLineSeries::new([(x0, sn), (x1, sn)], 10, 6, fixed))?
+        .label(format!("fixed plan: {} nodes", e.static_nodes))
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], fixed));
+    let lb = GREY.stroke_width(2);
+    chart
+        .draw_series(DashedLineSeries::new(
+            points(&xs, &e.lower_bound_nodes),
+            6,
+            4,
+            lb,
+        ))?
+        .label("lower bound: nodes")
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], lb));
+    let nodes = BLACK.stroke_width(2);
+    chart
+        .draw_series(LineSeries::new(points(&xs, &e.nodes), nodes))?
+        .label(format!("nodes (peak {})", e.peak_nodes))
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], nodes));
+    for (k, (name, desired, in_service)) in e.replicas.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let d = color.mix(0.6).stroke_width(2);
+        chart
+            .draw_series(DashedLineSeries::new(points(&xs, desired), 4, 3, d))?
+            .label(format!("{name}: desired"))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], d));
+        let i = color.stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(points(&xs, in_service), i))?
+            .label(format!("{name}: in service"))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], i));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+fn elastic_cost<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Phase) -> R
+where
+    DB::ErrorType: 'static,
+{
+    let Some(e) = &p.elastic else {
+        return Ok(());
+    };
+    let xs = hours(p);
+    let (x0, x1) = x_range(p);
+    let price = e.plan.nodes.usd_per_hour;
+    let cost = &e.plan.cost;
+    let per_hour = |v: &[u32]| -> Vec<(f64, f64)> {
+        xs.iter()
+            .copied()
+            .zip(v.iter().map(|&n| f64::from(n) * price))
+            .collect()
+    };
+    let fixed_h = cost.static_day_usd / 24.0;
+    let ymax = finite_max(
+        e.nodes
+            .iter()
+            .chain(&e.lower_bound_nodes)
+            .map(|&n| f64::from(n) * price)
+            .chain([fixed_h]),
+    )
+    .max(0.01)
+        * 1.3;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!("{}: cost per hour over the day", p.name),
+            caption_style(),
+        )
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(75)
+        .build_cartesian_2d(x0..x1, 0.0..ymax)?;
+    chart
+        .configure_mesh()
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(TRANSPARENT)
+        .x_desc("simulated time (h, UTC)")
+        .y_desc("USD per hour")
+        .y_label_formatter(&|y| format!("{y:.2}"))
+        .label_style((FONT, 14))
+        .draw()?;
+    let fixed = RED.stroke_width(2);
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(x0, fixed_h), (x1, fixed_h)],
+            10,
+            6,
+            fixed,
+        ))?
+        .label(format!("fixed plan: ${:.2} a day", cost.static_day_usd))
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], fixed));
+    let el = PALETTE[0];
+    chart
+        .draw_series(
+            AreaSeries::new(per_hour(&e.nodes), 0.0, el.mix(0.25)).border_style(el.stroke_width(2)),
+        )?
+        .label(format!("elastic plan: ${:.2} a day", cost.day_usd))
+        .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], el.mix(0.5).filled()));
+    let lb = GREY.stroke_width(2);
+    chart
+        .draw_series(DashedLineSeries::new(
+            per_hour(&e.lower_bound_nodes),
+            6,
+            4,
+            lb,
+        ))?
+        .label(format!(
+            "lower bound: ${:.2} a day",
+            cost.lower_bound_day_usd
+        ))
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], lb));
     legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
@@ -780,14 +1051,23 @@ where
         (12, 8),
     )?;
     let panels = body.split_evenly((1, 4));
-    let names: Vec<String> = ps.iter().map(|p| short_phase(&p.name)).collect();
+    let all: Vec<&str> = ps.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<String> = all.iter().map(|n| short_phase(n, &all)).collect();
     let slo = ps.iter().filter_map(|p| p.slo_p99_ms).fold(0.0, f64::max);
-    let nodes: Vec<f64> = ps.iter().map(|p| p.nodes.len() as f64).collect();
+    // An elastic plan's nodes: the most at once over the day.
+    let nodes: Vec<f64> = ps
+        .iter()
+        .map(|p| {
+            p.elastic
+                .as_ref()
+                .map_or(p.nodes.len() as f64, |e| f64::from(e.peak_nodes))
+        })
+        .collect();
     let cost: Vec<f64> = ps.iter().map(|p| p.monthly_usd).collect();
     let p99: Vec<f64> = ps.iter().map(|p| p.worst_p99_ms()).collect();
     let head: Vec<f64> = ps.iter().map(|p| p.headroom() * 100.0).collect();
     let specs: [Panel; 4] = [
-        ("nodes", "nodes", nodes, None),
+        ("nodes (elastic: most at once)", "nodes", nodes, None),
         ("cost", "USD per month", cost, None),
         (
             "worst-case p99",
@@ -857,6 +1137,37 @@ where
 }
 
 /// `limited-release` → `limited`, short enough for an axis.
-fn short_phase(name: &str) -> String {
-    name.split('-').next().unwrap_or(name).to_string()
+/// A phase's name for an axis: its first word (`limited`), or its last
+/// when another phase starts alike (`worldwide`, `elastic` for
+/// `worldwide-elastic`), else all of it.
+fn short_phase(name: &str, all: &[&str]) -> String {
+    let first = |n: &str| n.split('-').next().unwrap_or(n).to_string();
+    let last = |n: &str| n.rsplit('-').next().unwrap_or(n).to_string();
+    let unique = |f: &dyn Fn(&str) -> String| all.iter().filter(|n| f(n) == f(name)).count() == 1;
+    if unique(&first) {
+        first(name)
+    } else if unique(&last) {
+        last(name)
+    } else {
+        name.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_phase;
+
+    #[test]
+    fn phase_names_on_an_axis_stay_apart() {
+        let all = [
+            "training",
+            "limited-release",
+            "worldwide",
+            "worldwide-elastic",
+        ];
+        let short: Vec<String> = all.iter().map(|n| short_phase(n, &all)).collect();
+        assert_eq!(short, ["training", "limited", "worldwide", "elastic"]);
+        let all = ["a-x", "a-x"];
+        assert_eq!(short_phase("a-x", &all), "a-x");
+    }
 }

@@ -24,6 +24,7 @@
 
 pub mod charts;
 mod doc;
+mod elastic_text;
 mod font;
 pub mod model;
 mod text;
@@ -35,7 +36,7 @@ use std::sync::Arc;
 pub use charts::{Chart, Kind};
 pub use doc::Block;
 pub use font::FONT_ENV;
-pub use model::{Candidate, Input, Phase};
+pub use model::{Candidate, ElasticPhase, Input, Phase};
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]

@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use twip_model::elastic_plan::ElasticPlan;
 use twip_model::{
     group_rejected, Catalog, FailureKind, Layout, Plan, PlanNode, RejectionKind, Scenario,
     Verification,
 };
 use twip_sim::sizing::{self, Sizing};
-use twip_sim::{SimReport, Timeline};
+use twip_sim::{ScalingEvent, SimReport, Timeline};
 
 use crate::{Options, ReportError};
 
@@ -75,6 +76,40 @@ pub struct Phase {
     pub sim: SimSummary,
     /// Catalog name and the date of its prices.
     pub catalog: Option<(String, String)>,
+    /// The elastic part, for an elastic plan (`twip plan --elastic`).
+    pub elastic: Option<ElasticPhase>,
+}
+
+/// What an elastic plan adds to its phase: the plan's policies, costs,
+/// cases and rejections as written, and the report's simulated day seen
+/// as capacity (on the phase's timeline grid).
+#[derive(Debug, Clone)]
+pub struct ElasticPhase {
+    /// The plan's elastic part.
+    pub plan: ElasticPlan,
+    /// Per elastic service (the plan's order): desired and in-service
+    /// replicas per interval of the simulated day.
+    pub replicas: Vec<(String, Vec<u32>, Vec<u32>)>,
+    /// Nodes in the cluster per interval.
+    pub nodes: Vec<u32>,
+    /// Nodes the fluid lower bound needs, per interval (from the plan).
+    pub lower_bound_nodes: Vec<u32>,
+    /// The fixed plan's nodes (the baseline).
+    pub static_nodes: u32,
+    /// Most nodes at once in the simulated day.
+    pub peak_nodes: u32,
+    /// Every scaling event of the simulated day.
+    pub events: Vec<ScalingEvent>,
+    /// Node-hours of the simulated day (scaled to 24 h).
+    pub node_hours: f64,
+}
+
+impl ElasticPhase {
+    /// `3–80 x c5.xlarge`.
+    pub fn node_range(&self) -> String {
+        let n = &self.plan.nodes;
+        format!("{}–{} x {}", n.min_nodes, n.max_nodes, n.instance_type)
+    }
 }
 
 /// The traffic a scenario asks for.
@@ -190,8 +225,18 @@ impl Phase {
         1.0 - self.traffic.peak_rps / self.capacity_rps
     }
 
-    /// Instance types used, with counts: `85 x c5.large`.
+    /// Instance types used, with counts: `85 x c5.large`; for an elastic
+    /// plan its node range, `3–80 x c5.xlarge`.
     pub fn node_summary(&self) -> String {
+        if let Some(e) = &self.elastic {
+            return e.node_range();
+        }
+        self.start_nodes()
+    }
+
+    /// The plan's nodes with counts (for an elastic plan: at the start of
+    /// the day).
+    pub fn start_nodes(&self) -> String {
         let mut by: BTreeMap<&str, usize> = BTreeMap::new();
         for n in &self.nodes {
             *by.entry(&n.instance_type).or_default() += 1;
@@ -291,14 +336,50 @@ fn inputs(input: &Input, opts: &Options) -> Result<(Plan, PathBuf, Scenario, Lay
     Ok((plan, scenario_file, scenario, layout))
 }
 
+/// An elastic plan's node type, from the scenario's catalog at the plan's
+/// price (`None` for a fixed plan).
+fn node_type(
+    path: &Path,
+    scenario: &Scenario,
+    plan: &Plan,
+) -> Result<Option<twip_sim::NodeType>, ReportError> {
+    let Some(e) = &plan.elastic else {
+        return Ok(None);
+    };
+    let n = &e.nodes;
+    let missing = |what: String| ReportError::Input {
+        path: path.to_path_buf(),
+        message: what,
+    };
+    let catalog =
+        match &scenario.infrastructure.catalog {
+            Some(c) => Catalog::load(c)?,
+            None => return Err(missing(
+                "field `elastic.nodes`: an elastic plan needs its scenario's catalog for the size \
+                 of its nodes"
+                    .into(),
+            )),
+        };
+    let t = catalog.instance(&n.instance_type).ok_or_else(|| {
+        missing(format!(
+            "field `elastic.nodes.instance_type`: {} is not in the catalog {}",
+            n.instance_type,
+            catalog.path.display()
+        ))
+    })?;
+    Ok(Some(twip_sim::NodeType::of(t, n.usd_per_hour)))
+}
+
 /// The plan's day, simulated with a timeline.
 fn simulate_day(
     path: &Path,
     scenario: &Scenario,
+    plan: &Plan,
     layout: Layout,
     opts: &Options,
 ) -> Result<(SimReport, Timeline), ReportError> {
     let sim_opts = twip_sim::Options {
+        node_type: node_type(path, scenario, plan)?,
         seed: opts.seed,
         replications: 1,
         layout: Some(layout),
@@ -456,6 +537,95 @@ fn capacity(
     }
 }
 
+/// An elastic plan's phase part, from the plan and the report's simulated
+/// day; `cap` becomes the capacity at the day's peak with the replicas in
+/// service then (the start of the day's counts say nothing about the peak),
+/// its loss figures left to the elastic cases.
+fn elastic_phase(
+    plan: &ElasticPlan,
+    scenario: &Scenario,
+    sim: &SimReport,
+    timeline: &Timeline,
+    sizing: &Sizing,
+    cap: &mut Capacity,
+) -> ElasticPhase {
+    let el = sim.elastic.as_ref();
+    let at = |t: f64, starts: &[f64], width: f64| -> usize {
+        let t0 = starts.first().copied().unwrap_or(0.0);
+        if width <= 0.0 || starts.is_empty() {
+            return 0;
+        }
+        (((t - t0) / width).floor().max(0.0) as usize).min(starts.len() - 1)
+    };
+    let replicas: Vec<(String, Vec<u32>, Vec<u32>)> = plan
+        .services
+        .keys()
+        .filter_map(|name| {
+            let c = el?.services.get(name)?;
+            Some((name.clone(), c.desired.clone(), c.in_service.clone()))
+        })
+        .collect();
+    let nodes = el
+        .and_then(|e| e.nodes.as_ref())
+        .map(|n| n.up.clone())
+        .unwrap_or_default();
+    // The plan's lower bound, on the report's grid.
+    let day = &plan.day;
+    let lower_bound_nodes = timeline
+        .start_s
+        .iter()
+        .map(|&t0| {
+            let k = at(t0 + timeline.interval_s / 2.0, &day.start_s, day.interval_s);
+            day.lower_bound_nodes.get(k).copied().unwrap_or(0)
+        })
+        .collect();
+    // Capacity at the peak, with what was in service then.
+    if let Some(e) = el {
+        let k = at(sizing.peak_at_s, &e.start_s, e.interval_s);
+        for (i, svc) in cap.services.iter_mut().enumerate() {
+            let Some(c) = e.services.get(&svc.name) else {
+                continue;
+            };
+            let Some(&n) = c.in_service.get(k) else {
+                continue;
+            };
+            let s = &scenario.services[i];
+            let per_visit = sizing.visits[i] * sizing.holding_s[i];
+            svc.replicas = n;
+            svc.capacity_rps = if per_visit > 0.0 {
+                f64::from(n) * f64::from(s.workers) / per_visit
+            } else {
+                f64::INFINITY
+            };
+            svc.util_peak = sizing.peak_rps / svc.capacity_rps;
+            svc.util_peak_loss = None;
+        }
+        for svc in &mut cap.services {
+            svc.util_peak_loss = None;
+        }
+        cap.capacity_rps = cap
+            .services
+            .iter()
+            .map(|s| s.capacity_rps)
+            .fold(f64::INFINITY, f64::min);
+        cap.node_loss_rps = None;
+        cap.zone_loss_rps = None;
+    }
+    let scale = 86_400.0 / scenario.duration_s.max(1.0);
+    ElasticPhase {
+        replicas,
+        peak_nodes: nodes.iter().copied().max().unwrap_or(0),
+        nodes,
+        lower_bound_nodes,
+        static_nodes: day.static_nodes,
+        events: el.map(|e| e.events.clone()).unwrap_or_default(),
+        node_hours: el
+            .and_then(|e| e.nodes.as_ref())
+            .map_or(0.0, |n| n.node_hours * scale),
+        plan: plan.clone(),
+    }
+}
+
 /// The plan's choice and every candidate it rejected with a cost, for the
 /// cost / p99 chart.
 fn candidates(plan: &Plan) -> Vec<Candidate> {
@@ -488,7 +658,7 @@ fn candidates(plan: &Plan) -> Vec<Candidate> {
 pub fn load_phase(input: &Input, opts: &Options) -> Result<Phase, ReportError> {
     let path = input.path();
     let (plan, scenario_file, scenario, layout) = inputs(input, opts)?;
-    let (sim, timeline) = simulate_day(path, &scenario, layout, opts)?;
+    let (sim, timeline) = simulate_day(path, &scenario, &plan, layout, opts)?;
     let sizing = sizing::size(&scenario);
     let catalog = match &scenario.infrastructure.catalog {
         Some(c) => Some(Catalog::load(c)?),
@@ -500,7 +670,11 @@ pub fn load_phase(input: &Input, opts: &Options) -> Result<Phase, ReportError> {
         .or_else(|| scenario.infrastructure.region.clone())
         .unwrap_or_default();
     let zones = zones_of(&plan);
-    let cap = capacity(&scenario, &plan, &zones, &sizing, &sim);
+    let mut cap = capacity(&scenario, &plan, &zones, &sizing, &sim);
+    let elastic = plan
+        .elastic
+        .as_ref()
+        .map(|e| elastic_phase(e, &scenario, &sim, &timeline, &sizing, &mut cap));
     let names: Vec<&str> = scenario.services.iter().map(|s| s.name.as_str()).collect();
     let groups = group_rejected(&plan.rejected, &names);
     let nearest_rejected = groups
@@ -563,6 +737,7 @@ pub fn load_phase(input: &Input, opts: &Options) -> Result<Phase, ReportError> {
         capacity_zone_loss_rps: cap.zone_loss_rps,
         sim: sim_summary,
         catalog: catalog.map(|c| (c.name, c.prices_as_of)),
+        elastic,
         nodes: plan.nodes,
     })
 }

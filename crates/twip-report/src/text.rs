@@ -2,6 +2,7 @@
 
 use crate::charts::{Chart, Kind, Subject};
 use crate::doc::Block;
+use crate::elastic_text;
 use crate::model::Phase;
 
 /// `12345.6` → `12,346`.
@@ -31,7 +32,7 @@ pub fn usd(x: f64) -> String {
     }
 }
 
-fn pct(x: f64) -> String {
+pub(crate) fn pct(x: f64) -> String {
     if x == 0.0 {
         "0 %".into()
     } else if x < 0.001 {
@@ -47,6 +48,9 @@ fn hour(h: f64) -> String {
 }
 
 fn zones_line(p: &Phase) -> String {
+    if p.elastic.is_some() {
+        return format!("spread over {}", p.zones.join(", "));
+    }
     p.zones
         .iter()
         .map(|z| format!("{} in {z}", p.nodes_in_zone(z)))
@@ -54,7 +58,7 @@ fn zones_line(p: &Phase) -> String {
         .join(", ")
 }
 
-fn replicas_line(p: &Phase) -> String {
+pub(crate) fn replicas_line(p: &Phase) -> String {
     p.replicas
         .iter()
         .map(|(s, n)| format!("{s} {n}"))
@@ -118,7 +122,7 @@ pub fn document<'a>(phases: &'a [Phase], command: &str) -> (Vec<Block>, Vec<Char
                     p.name.clone(),
                     p.region.clone(),
                     p.node_summary(),
-                    replicas_line(p),
+                    summary_replicas(p),
                     usd(p.monthly_usd),
                     format!(
                         "{:.0} ms ({})",
@@ -142,13 +146,18 @@ pub fn document<'a>(phases: &'a [Phase], command: &str) -> (Vec<Block>, Vec<Char
             .iter()
             .map(|p| {
                 format!(
-                    "{}: deploy {} in {} ({}) running {}; {} per month; worst-case p99 {:.0} ms \
+                    "{}: deploy {}{} in {} ({}) running {}; {} per month; worst-case p99 {:.0} ms \
                      against an objective of {}, the day's peak at {:.0} req/s.",
                     p.name,
                     p.node_summary(),
+                    if p.elastic.is_some() {
+                        " (elastic)"
+                    } else {
+                        ""
+                    },
                     p.region,
                     zones_line(p),
-                    replicas_line(p),
+                    summary_replicas(p),
                     usd(p.monthly_usd),
                     p.worst_p99_ms(),
                     p.slo_p99_ms.map_or("none".into(), |s| format!("{s:.0} ms")),
@@ -165,13 +174,24 @@ pub fn document<'a>(phases: &'a [Phase], command: &str) -> (Vec<Block>, Vec<Char
             },
         );
         for w in phases.windows(2) {
-            steps(&mut b, &w[0], &w[1]);
+            match (&w[0].elastic, &w[1].elastic) {
+                (None, Some(e)) => elastic_text::steps(&mut b, &w[0], &w[1], e),
+                _ => steps(&mut b, &w[0], &w[1]),
+            }
         }
     }
     for p in phases {
         phase(&mut b, p, &mut add);
     }
     (b, charts)
+}
+
+/// The replicas of a phase for the summary: elastic ones as their range.
+fn summary_replicas(p: &Phase) -> String {
+    match &p.elastic {
+        Some(e) => elastic_text::replicas_line(p, e),
+        None => replicas_line(p),
+    }
 }
 
 /// Scale-out steps from `a` to `b`.
@@ -318,10 +338,21 @@ fn phase<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Blo
     )));
 
     asked(b, p);
-    chosen(b, p, add);
-    cost(b, p);
-    day(b, p, add);
-    failures(b, p, add);
+    match &p.elastic {
+        Some(e) => {
+            elastic_text::chosen(b, p, e, add);
+            elastic_text::cost(b, p, e, add);
+            day(b, p, add);
+            elastic_text::cases(b, p, e);
+            elastic_text::events(b, p, e);
+        }
+        None => {
+            chosen(b, p, add);
+            cost(b, p);
+            day(b, p, add);
+            failures(b, p, add);
+        }
+    }
     assumptions(b, p);
 }
 
@@ -480,7 +511,7 @@ fn day<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Block
     let (s, t) = (&p.sim, &p.traffic);
     b.push(Block::Para(format!(
         "{} requests simulated on this plan: p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, error rate \
-         {}; {}. Capacity (every worker busy) is {} req/s against a peak of {:.0} req/s: {:.0} % \
+         {}; {}. Capacity (every worker busy{}) is {} req/s against a peak of {:.0} req/s: {:.0} % \
          headroom.",
         thousands(s.requests as f64),
         s.p50_ms,
@@ -492,11 +523,19 @@ fn day<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Block
         } else {
             format!("not met: {}", s.violations.join("; "))
         },
+        if p.elastic.is_some() {
+            ", with the replicas in service at the peak"
+        } else {
+            ""
+        },
         thousands(p.capacity_rps),
         t.peak_rps,
         p.headroom() * 100.0
     )));
-    add(b, ch(Kind::Traffic));
+    // An elastic plan's capacity moves: its chart is the elastic one.
+    if p.elastic.is_none() {
+        add(b, ch(Kind::Traffic));
+    }
     add(b, ch(Kind::Latency));
     add(b, ch(Kind::Utilisation));
 }
@@ -627,6 +666,16 @@ fn assumptions(b: &mut Vec<Block>, p: &Phase) {
          after the warm-up; an instance runs only the replicas placed on it (no noisy neighbours)."
             .into(),
     );
+    if let Some(e) = &p.elastic {
+        items.push(format!(
+            "Elastic capacity is simulated as Application Auto Scaling and an ECS capacity \
+             provider behave: alarms over whole metric periods, cooldowns, scheduled actions \
+             that move the bounds, replicas waiting for a node until one joins ({} s after \
+             launch), a start delay and a health check before a replica takes traffic. The \
+             day's series and events come from the same seeded simulation as the curves.",
+            e.plan.nodes.instance_warmup_s
+        ));
+    }
     b.push(Block::List {
         ordered: false,
         items,

@@ -75,6 +75,19 @@ pub struct NodeType {
     pub usd_per_hour: f64,
 }
 
+impl NodeType {
+    /// What a node of `t` offers replicas (its sustained vCPU, to the
+    /// millicore below; its memory) at `usd_per_hour`.
+    pub fn of(t: &twip_model::InstanceType, usd_per_hour: f64) -> NodeType {
+        NodeType {
+            name: t.name.clone(),
+            vcpu: (t.sustained_vcpu() * 1000.0).floor() / 1000.0,
+            memory_mb: f64::from(t.memory_mb),
+            usd_per_hour,
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {

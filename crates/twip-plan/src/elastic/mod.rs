@@ -258,13 +258,7 @@ impl<'a> Search<'a> {
         else {
             return Err(PlanError::Input("no instance type to plan with".into()));
         };
-        let shape = crate::request::NodeShape::of(t);
-        let node = twip_sim::NodeType {
-            name: t.name.clone(),
-            vcpu: f64::from(shape.cpu_millis) / 1000.0,
-            memory_mb: f64::from(shape.memory_mib),
-            usd_per_hour: *price,
-        };
+        let node = twip_sim::NodeType::of(t, *price);
         let given_ns = s.infrastructure.autoscaling.clone();
         let ns = NodePolicy {
             instance_type: node.name.clone(),
@@ -459,7 +453,10 @@ impl<'a> Search<'a> {
             let (slow, worst) =
                 tr.slow_share(&shifted, case.at_s - from, case.at_s - from + AFTER_S);
             if slow > SLOW_SHARE {
-                return Err((case, (worst * 1e3 + self.z.p99_floor_ms).min(1e9)));
+                return Err((
+                    case,
+                    (worst * 1e3 + self.z.p99_floor_ms).min(elastic_plan::UNBOUNDED_P99_MS),
+                ));
             }
         }
         Ok(day.cost_usd)
