@@ -504,3 +504,36 @@ fn an_elastic_plan_is_cheaper_than_the_fixed_one_verified_at_the_worst_moments_a
     let v = json(&r);
     assert!(v["elastic"]["events"].as_array().unwrap().len() > 1);
 }
+
+#[test]
+#[ignore = "heavy: an elastic screening; run with --release -- --ignored"]
+fn a_surge_no_policy_can_absorb_is_named_as_the_binding_constraint() {
+    let text = SMALL_ELASTIC.replace(
+        "\n[slo]",
+        "\n[[traffic.surprise]]\nmultiplier = 2.5\nduration = \"15m\"\n\n[slo]",
+    );
+    let scenario = crate::common::write_tmp("small-surprise.toml", &text);
+    let out = tmp("small-surprise.json");
+    let o = twip(&[
+        "plan",
+        scenario.to_str().unwrap(),
+        "--elastic",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("none of the") && err.contains("×2.5 surge for 15 min nobody scheduled"),
+        "{err}"
+    );
+    assert!(!out.exists(), "no plan, no plan file");
+    // The surge is not part of the simulated day, and simulate says so.
+    let s = twip(&["simulate", scenario.to_str().unwrap(), "--duration", "20m"]);
+    assert_eq!(s.status.code(), Some(0), "{}", stderr(&s));
+    assert!(
+        stderr(&s).contains("[[traffic.surprise]] surge(s) are not part of the simulated day"),
+        "{}",
+        stderr(&s)
+    );
+}

@@ -89,6 +89,13 @@ pub fn run(args: SimulateArgs) -> CmdResult {
             eprintln!("twip: warning: {w} (only `twip plan` needs it; simulating anyway)");
         }
     }
+    if !scenario.traffic.surprises.is_empty() {
+        eprintln!(
+            "twip: note: the scenario's {} [[traffic.surprise]] surge(s) are not part of the \
+             simulated day: they are cases `twip plan --elastic` checks",
+            scenario.traffic.surprises.len()
+        );
+    }
     let layout = match &args.plan {
         None => {
             // Node failures name the scenario's own nodes (SERVICE-INDEX).

@@ -251,6 +251,9 @@ pub enum Moment {
     Schedule,
     /// During a spike.
     Spike,
+    /// An unforeseen surge (`[[traffic.surprise]]`): no schedule ahead of
+    /// it, nothing lost; the reactive policy alone absorbs it.
+    Surprise,
 }
 
 impl Moment {
@@ -263,6 +266,7 @@ impl Moment {
             Moment::Peak => "at the daily peak",
             Moment::Schedule => "as the scheduled scale-out starts",
             Moment::Spike => "during the spike",
+            Moment::Surprise => "in an unforeseen surge",
         }
     }
 }
@@ -285,6 +289,29 @@ pub struct ElasticCase {
     pub error_rate: f64,
     /// Every objective met.
     pub met: bool,
+    /// The unforeseen surge of a [`Moment::Surprise`] case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surge: Option<Surge>,
+}
+
+/// An unforeseen surge as a case simulated it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Surge {
+    /// Rate multiplier.
+    pub multiplier: f64,
+    /// Length (s).
+    pub duration_s: f64,
+}
+
+impl std::fmt::Display for Surge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a ×{} surge for {:.0} min",
+            self.multiplier,
+            self.duration_s / 60.0
+        )
+    }
 }
 
 impl ElasticCase {
@@ -292,6 +319,11 @@ impl ElasticCase {
     pub fn name(&self, start_hour_utc: f64) -> String {
         match (&self.moment, &self.loss) {
             (Moment::Day, _) => "the whole day".into(),
+            (Moment::Surprise, _) => format!(
+                "{} nobody scheduled ({})",
+                self.surge.map_or("a surge".to_string(), |s| s.to_string()),
+                utc(self.at_s, start_hour_utc)
+            ),
             (m, Loss::None) => format!(
                 "nothing lost {} ({})",
                 m.words(),
@@ -337,6 +369,9 @@ pub struct ElasticRejected {
     pub value: f64,
     /// The objective.
     pub bound: f64,
+    /// The surge of a [`Moment::Surprise`] case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surge: Option<Surge>,
 }
 
 /// The searched parameters of one service in a candidate.
@@ -384,6 +419,7 @@ impl ElasticRejected {
             p99_ci95_ms: None,
             error_rate: 0.0,
             met: false,
+            surge: self.surge,
         }
         .name(start_hour_utc);
         let how = if self.simulated {

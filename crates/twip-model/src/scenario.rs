@@ -177,6 +177,24 @@ pub struct Traffic {
     pub regions: Vec<Region>,
     /// Multiplicative spikes.
     pub spikes: Vec<Spike>,
+    /// Unforeseen surges (`[[traffic.surprise]]`): not part of the
+    /// simulated day, but cases an elastic plan's reactive policy must
+    /// absorb within the SLO (`twip plan --elastic`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub surprises: Vec<Surprise>,
+}
+
+/// An unforeseen surge: the whole rate multiplied for a while, with no
+/// scheduled action ahead of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Surprise {
+    /// When it starts (s of simulated time); `None`: at the daily peak,
+    /// the moment the planner finds.
+    pub at_s: Option<f64>,
+    /// Length (s).
+    pub duration_s: f64,
+    /// Rate multiplier (above 1).
+    pub multiplier: f64,
 }
 
 /// The diurnal load of one region.
@@ -193,6 +211,9 @@ pub struct Region {
     /// Optional 24 hourly fractions of the peak (linear between hours); replaces the sinusoid.
     pub profile: Option<Vec<f64>>,
 }
+
+/// A `[[traffic.surprise]]` without `duration` lasts this long (s).
+pub const DEFAULT_SURPRISE_S: f64 = 600.0;
 
 /// A launch crowd: the whole rate multiplied for a while.
 #[derive(Debug, Clone, Serialize)]
@@ -469,6 +490,18 @@ struct RawTraffic {
     regions: Vec<RawRegion>,
     #[serde(default, rename = "spike")]
     spikes: Vec<RawSpike>,
+    #[serde(default, rename = "surprise")]
+    surprises: Vec<RawSurprise>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSurprise {
+    #[serde(default)]
+    at: Option<String>,
+    #[serde(default)]
+    duration: Option<String>,
+    multiplier: f64,
 }
 
 #[derive(Deserialize)]
@@ -1265,21 +1298,68 @@ impl Cx<'_> {
                 multiplier: s.multiplier,
             });
         }
+        let mut surprises = Vec::new();
+        for (i, x) in t.surprises.iter().enumerate() {
+            let fs = f.key("surprise").index(i);
+            let at_s = match &x.at {
+                Some(a) => {
+                    let at_s = self.duration(&fs.key("at"), a)?;
+                    self.check(at_s < duration_s, &fs.key("at"), || {
+                        "starts after the scenario ends".into()
+                    })?;
+                    Some(at_s)
+                }
+                None => None,
+            };
+            let d = match &x.duration {
+                Some(d) => self.duration(&fs.key("duration"), d)?,
+                None => DEFAULT_SURPRISE_S,
+            };
+            self.check(d > 0.0, &fs.key("duration"), || {
+                "expected a length above zero".into()
+            })?;
+            self.check(
+                x.multiplier.is_finite() && x.multiplier > 1.0,
+                &fs.key("multiplier"),
+                || {
+                    format!(
+                        "a surge multiplies the rate: expected a factor above 1, got {}",
+                        x.multiplier
+                    )
+                },
+            )?;
+            self.at_most(
+                x.multiplier,
+                limits::SPIKE_MULTIPLIER,
+                &fs.key("multiplier"),
+            )?;
+            surprises.push(Surprise {
+                at_s,
+                duration_s: d,
+                multiplier: x.multiplier,
+            });
+        }
         let tr = Traffic {
             entry,
             rps,
             start_hour_utc,
             regions,
             spikes,
+            surprises,
         };
         self.check(tr.peak_rate() > 0.0, f, || {
             "no load: set rps or add a [[traffic.region]] with peak_rps > 0".into()
         })?;
-        self.check(tr.peak_rate() <= limits::PEAK_RPS, f, || {
+        let surge = tr
+            .surprises
+            .iter()
+            .map(|x| x.multiplier)
+            .fold(1.0, f64::max);
+        self.check(tr.peak_rate() * surge <= limits::PEAK_RPS, f, || {
             format!(
                 "the entry rate peaks at {:.0} requests/s (rps, the regions' peak_rps and the \
-                 largest spike multiplier together); at most {:.0}",
-                tr.peak_rate(),
+                 largest spike and surprise multipliers together); at most {:.0}",
+                tr.peak_rate() * surge,
                 limits::PEAK_RPS
             )
         })?;
@@ -1384,5 +1464,8 @@ impl Scenario {
         self.duration_s = duration_s;
         self.failures.retain(|f| f.at_s < duration_s);
         self.traffic.spikes.retain(|s| s.at_s < duration_s);
+        self.traffic
+            .surprises
+            .retain(|s| s.at_s.is_none_or(|a| a < duration_s));
     }
 }

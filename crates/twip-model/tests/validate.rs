@@ -155,6 +155,27 @@ fn the_base_scenario_is_valid() {
     assert_eq!(s.services[0].calls[0].to, 1);
     assert_eq!(s.failures.len(), 1);
     assert_eq!(s.traffic.spikes[0].at_s, 1800.0);
+    assert!(s.traffic.surprises.is_empty());
+    let surprised = Scenario::parse(
+        &edit(42, "multiplier = 3\n[[traffic.surprise]]\nmultiplier = 1.5\n[[traffic.surprise]]\nmultiplier = 2\nat = \"1h\"\nduration = \"5m\""),
+        Path::new("s.toml"),
+    )
+    .unwrap();
+    assert_eq!(
+        surprised.traffic.surprises,
+        [
+            twip_model::Surprise {
+                at_s: None,
+                duration_s: 600.0,
+                multiplier: 1.5
+            },
+            twip_model::Surprise {
+                at_s: Some(3600.0),
+                duration_s: 300.0,
+                multiplier: 2.0
+            }
+        ]
+    );
     assert_eq!(s.services[1].max_replicas, None);
     let fixed =
         Scenario::parse(&edit(25, "replicas = 3\nfixed = true"), Path::new("s.toml")).unwrap();
@@ -288,6 +309,16 @@ fn validation_rows() -> Vec<(&'static str, String, Want)> {
             want(40, "traffic.spike[0].at", &["starts after the scenario ends"])),
         ("spike multiplier zero", edit(42, "multiplier = 0"),
             want(42, "traffic.spike[0].multiplier", &["expected a positive factor, got 0"])),
+        ("surprise that does not surge", edit(42, "multiplier = 3\n[[traffic.surprise]]\nmultiplier = 0.9"),
+            want(44, "traffic.surprise[0].multiplier", &["expected a factor above 1, got 0.9"])),
+        ("surprise multiplier of 2^32", edit(42, "multiplier = 3\n[[traffic.surprise]]\nmultiplier = 4294967296"),
+            want(44, "traffic.surprise[0].multiplier", &["at most 1000 (got 4294967296)"])),
+        ("surprise after the end", edit(42, "multiplier = 3\n[[traffic.surprise]]\nmultiplier = 2\nat = \"3h\""),
+            want(45, "traffic.surprise[0].at", &["starts after the scenario ends"])),
+        ("surprise of no length", edit(42, "multiplier = 3\n[[traffic.surprise]]\nmultiplier = 2\nduration = \"0s\""),
+            want(45, "traffic.surprise[0].duration", &["expected a length above zero"])),
+        ("surprise length unreadable", edit(42, "multiplier = 3\n[[traffic.surprise]]\nmultiplier = 2\nduration = \"soon\""),
+            want(45, "traffic.surprise[0].duration", &["expected a duration"])),
         ("no load at all", edit_range(30, 37, "rps = 0"),
             want(28, "traffic", &["no load: set rps or add a [[traffic.region]]"])),
         // ---- infrastructure

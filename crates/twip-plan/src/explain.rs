@@ -396,6 +396,15 @@ pub enum Binding {
         /// The scenario's `traffic.start_hour_utc`, for the case's time of day.
         start_hour_utc: f64,
     },
+    /// No elastic candidate passed the screening model.
+    ElasticScreened {
+        /// Candidates screened.
+        candidates: usize,
+        /// The most capable candidate, and the case it failed.
+        strongest: Box<twip_model::elastic_plan::ElasticRejected>,
+        /// The scenario's `traffic.start_hour_utc`.
+        start_hour_utc: f64,
+    },
 }
 
 impl fmt::Display for Binding {
@@ -435,6 +444,18 @@ impl fmt::Display for Binding {
                  rejected: {} (the fixed plan, without --elastic, meets them)",
                 last.candidate(),
                 last.reason(*start_hour_utc)
+            ),
+            Binding::ElasticScreened {
+                candidates,
+                strongest,
+                start_hour_utc,
+            } => write!(
+                f,
+                "none of the {candidates} elastic candidates passes the one-minute screening; \
+                 the most capable, {}, is rejected: {} (the reactive policy's delays, or the \
+                 ceiling of the fixed plan's counts, cannot carry that case)",
+                strongest.candidate(),
+                strongest.reason(*start_hour_utc)
             ),
         }
     }

@@ -68,3 +68,133 @@ fn the_elastic_worldwide_plan_is_minimal_and_saves_forty_percent() {
         );
     }
 }
+
+/// A small elastic scenario (three hours, a launch spike at 2 h, the
+/// daily peak at 19:00 UTC = 3 h in, past the spike).
+const SMALL: &str = r#"
+name = "small-elastic"
+duration = "3h"
+warmup = "10m"
+seed = 5
+
+[[service]]
+name = "app"
+replicas = 4
+workers = 4
+queue_limit = 100
+timeout_ms = 30000
+balancer = "least_connections"
+service_time = { dist = "lognormal", mean_ms = 50, p99_ms = 300 }
+health_check = { interval = "5s", failures = 3 }
+cpu = 2
+memory_mb = 2048
+start_delay = "30s"
+
+[service.autoscaling]
+min = 3
+max = 60
+metric = "cpu"
+target = 0.6
+
+[traffic]
+entry = "app"
+start_hour_utc = 16
+[[traffic.region]]
+name = "eu-west-1"
+peak_rps = 300
+peak_hour_utc = 19
+trough_ratio = 0.2
+[[traffic.spike]]
+at = "2h"
+duration = "10m"
+multiplier = 3
+
+[slo]
+p99_ms = 1000
+max_error_rate = 0.001
+survive = ["zone"]
+
+[infrastructure]
+catalog = "aws-ec2"
+zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+max_nodes = 60
+
+[infrastructure.autoscaling]
+instance_type = "c5.xlarge"
+max_nodes = 40
+instance_warmup = "2m"
+"#;
+
+fn elastic_plan(src: &str) -> Plan {
+    let s = Scenario::parse(src, &root().join("scenarios/small-elastic.toml")).unwrap();
+    match twip_plan::plan(
+        &s,
+        &PlanOptions {
+            elastic: true,
+            ..PlanOptions::default()
+        },
+    )
+    .unwrap()
+    {
+        twip_plan::Outcome::Found { plan, .. } => *plan,
+        twip_plan::Outcome::NoPlan { binding, .. } => panic!("no plan: {binding}"),
+    }
+}
+
+#[test]
+#[ignore = "two small elastic searches with simulated windows; run by .ci/run in release"]
+fn an_unforeseen_surge_is_a_case_the_reactive_policy_alone_must_absorb() {
+    // A surge nobody scheduled: no `at`, so at the daily peak.
+    let surprise = SMALL.replace(
+        "\n[slo]",
+        "\n[[traffic.surprise]]\nmultiplier = 1.8\nduration = \"15m\"\n\n[slo]",
+    );
+    let calm = elastic_plan(SMALL);
+    let calm_el = calm.elastic.as_ref().unwrap();
+    assert!(calm_el.cases.iter().all(|c| c.moment != Moment::Surprise));
+    let s = Scenario::parse(&surprise, &root().join("scenarios/small-elastic.toml")).unwrap();
+    assert_eq!(s.traffic.surprises.len(), 1);
+    // The plan made without the surprise does not absorb it: its reactive
+    // policy alone is too slow for a 1.8x surge at the daily peak.
+    let opts = PlanOptions::default();
+    let got = elastic::recheck(&s, &opts, &policies(&calm), &[Moment::Surprise]).unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let case = &got[0];
+    assert!(!case.met, "the calm plan absorbs the surge: {case:?}");
+    assert_eq!(
+        case.loss,
+        twip_model::Loss::None,
+        "nothing is lost in a surprise"
+    );
+    let g = case.surge.expect("the case says its surge");
+    assert_eq!((g.multiplier, g.duration_s), (1.8, 900.0));
+    // It comes at the daily peak: the peak case's moment.
+    let peak = calm_el
+        .cases
+        .iter()
+        .find(|c| c.moment == Moment::Peak)
+        .expect("a peak case");
+    assert_eq!(case.at_s, peak.at_s);
+    // Planned with the surprise: the case is met, and it costs more.
+    let plan = elastic_plan(&surprise);
+    let el = plan.elastic.as_ref().unwrap();
+    let met = el
+        .cases
+        .iter()
+        .find(|c| c.moment == Moment::Surprise)
+        .expect("a surprise case in the plan");
+    assert!(met.met, "{met:?}");
+    assert!(el.cases.iter().all(|c| c.met), "{:?}", el.cases);
+    assert!(
+        el.cost.day_usd > calm_el.cost.day_usd,
+        "absorbing the surge costs nothing: ${} against ${}",
+        el.cost.day_usd,
+        calm_el.cost.day_usd
+    );
+    // The calm plan's policy is among the rejected, for the surprise.
+    assert!(
+        el.rejected.iter().any(|r| r.moment == Moment::Surprise),
+        "no candidate rejected for the surprise: {:?}",
+        el.rejected.len()
+    );
+}

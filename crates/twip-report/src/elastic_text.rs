@@ -351,9 +351,16 @@ pub fn cases(b: &mut Vec<Block>, p: &Phase, e: &ElasticPhase) {
          steepest rise (as the reactive scale-out starts), at the daily peak, as the scheduled \
          scale-out starts and during the spike. A case is simulated from {} before the loss, \
          so the controller has its history, and the objectives are judged over the {} after \
-         it, not diluted over the day.",
+         it, not diluted over the day.{}",
         span(w.lead_s),
-        span(w.after_loss_s)
+        span(w.after_loss_s),
+        if e.plan.cases.iter().any(|c| c.moment == Moment::Surprise) {
+            " A surprise case is an unforeseen surge (the scenario's [[traffic.surprise]]) with \
+             no scheduled action ahead of it and nothing lost: the reactive policy alone must \
+             absorb it, judged the same way from the surge's start."
+        } else {
+            ""
+        }
     )));
     b.push(Block::Table(
         ["case", "when (UTC)", "lost", "p99", "error rate", "met"]
@@ -373,11 +380,12 @@ pub fn cases(b: &mut Vec<Block>, p: &Phase, e: &ElasticPhase) {
                     } else {
                         clock(p, c.at_s)
                     },
-                    match &c.loss {
-                        Loss::None if c.moment == Moment::Day => {
+                    match (&c.loss, c.surge) {
+                        (Loss::None, _) if c.moment == Moment::Day => {
                             "the scenario's failures".to_string()
                         }
-                        l => l.to_string(),
+                        (Loss::None, Some(g)) => format!("nothing; {g}"),
+                        (l, _) => l.to_string(),
                     },
                     match c.p99_ci95_ms {
                         Some(ci) => format!("{:.0} ± {ci:.0} ms", c.p99_ms),

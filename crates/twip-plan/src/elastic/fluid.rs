@@ -167,6 +167,20 @@ fn recent(v: &[bool], (datapoints, periods): (u32, u32)) -> bool {
 }
 
 impl Model {
+    /// This model with the rate multiplied by `multiplier` over
+    /// `[at_s, at_s + duration_s)`: each minute by the share of it the
+    /// surge covers.
+    pub fn surged(&self, at_s: f64, duration_s: f64, multiplier: f64) -> Model {
+        let mut m = self.clone();
+        let end = at_s + duration_s;
+        for (k, r) in m.rate.iter_mut().enumerate() {
+            let (a, b) = (k as f64 * DT, (k + 1) as f64 * DT);
+            let covered = (b.min(end) - a.max(at_s)).max(0.0) / DT;
+            *r *= 1.0 + (multiplier - 1.0) * covered;
+        }
+        m
+    }
+
     /// The floor of `p` at `t`: its min, raised by the scheduled actions in force.
     fn floor(p: &Policy, t: f64) -> u32 {
         p.schedule

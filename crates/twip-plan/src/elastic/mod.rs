@@ -47,7 +47,7 @@ use twip_model::elastic::{Alarm, Autoscaling, Metric};
 use twip_model::elastic_plan::{
     self, ActionPurpose, CandidatePolicy, CaseWindow, DayTimeline, ElasticCase, ElasticCost,
     ElasticPlan, ElasticRejected, Moment, NodePolicy, PlannedAction, PlannedEvent, ReplicaSeries,
-    ServicePolicy,
+    ServicePolicy, Surge,
 };
 use twip_model::{Cost, FailureKind, Loss, Plan, RejectionKind, Scenario, Verification};
 use twip_sim::sizing::Sizing;
@@ -97,7 +97,7 @@ impl Cand {
 type Injected = Option<(FailureKind, Option<String>)>;
 
 /// A screening verdict: the day's cost, or the failed case and its p99 estimate.
-type Screened = Result<f64, (CaseSpec, f64)>;
+type Screened = Result<f64, Box<(CaseSpec, f64)>>;
 
 /// A case: when, what is lost.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +106,8 @@ struct CaseSpec {
     at_s: f64,
     loss: Loss,
     failure: Injected,
+    /// An unforeseen surge starting at `at_s` (surprise cases).
+    surge: Option<Surge>,
 }
 
 /// The elastic search over one scenario.
@@ -127,6 +129,8 @@ struct Search<'a> {
     spikes: Vec<(usize, f64, f64)>,
     /// The loss each case takes.
     losses: Vec<(Loss, Injected)>,
+    /// Unforeseen surges (`[[traffic.surprise]]`): when, and how large.
+    surprises: Vec<(f64, Surge)>,
     seed: u64,
     simulated: usize,
 }
@@ -327,6 +331,25 @@ impl<'a> Search<'a> {
             .map(|(i, sp)| (i, sp.at_s, sp.at_s + sp.duration_s))
             .collect();
         let moments = moments(&model.rate, &spikes, s.warmup_s);
+        // A surprise without a time comes at the daily peak.
+        let peak_at = moments
+            .iter()
+            .find(|(m, _)| *m == Moment::Peak)
+            .map_or(s.warmup_s, |&(_, t)| t);
+        let surprises = s
+            .traffic
+            .surprises
+            .iter()
+            .map(|x| {
+                (
+                    x.at_s.unwrap_or(peak_at).max(s.warmup_s),
+                    Surge {
+                        multiplier: x.multiplier,
+                        duration_s: x.duration_s,
+                    },
+                )
+            })
+            .collect();
         let survive = |k| s.slo.as_ref().is_some_and(|x| x.survive.contains(&k));
         let zones = &infra.zones;
         let losses = if survive(FailureKind::Zone) && zones.len() > 1 {
@@ -361,6 +384,7 @@ impl<'a> Search<'a> {
             moments,
             spikes,
             losses,
+            surprises,
             seed: opts.seed.unwrap_or(s.seed),
             simulated: 0,
         })
@@ -428,8 +452,19 @@ impl<'a> Search<'a> {
                     at_s: t,
                     loss: loss.clone(),
                     failure: failure.clone(),
+                    surge: None,
                 });
             }
+        }
+        // Surges nobody scheduled: nothing lost, the policy alone reacts.
+        for &(at_s, surge) in &self.surprises {
+            out.push(CaseSpec {
+                moment: Moment::Surprise,
+                at_s,
+                loss: Loss::None,
+                failure: None,
+                surge: Some(surge),
+            });
         }
         out
     }
@@ -444,6 +479,14 @@ impl<'a> Search<'a> {
                 at_s: case.at_s,
                 zones: (*k == FailureKind::Zone).then_some(self.base.infra().zones.len() as u32),
             });
+            let surged;
+            let m = match case.surge {
+                Some(g) => {
+                    surged = m.surged(case.at_s, g.duration_s, g.multiplier);
+                    &surged
+                }
+                None => &m,
+            };
             let tr = m.run(from, case.at_s + AFTER_S, hit);
             // The trace starts at `from`: shift the window into it.
             let shifted = fluid::Model {
@@ -453,10 +496,10 @@ impl<'a> Search<'a> {
             let (slow, worst) =
                 tr.slow_share(&shifted, case.at_s - from, case.at_s - from + AFTER_S);
             if slow > SLOW_SHARE {
-                return Err((
+                return Err(Box::new((
                     case,
                     (worst * 1e3 + self.z.p99_floor_ms).min(elastic_plan::UNBOUNDED_P99_MS),
-                ));
+                )));
             }
         }
         Ok(day.cost_usd)
@@ -497,7 +540,8 @@ impl<'a> Search<'a> {
         for (per, r) in results {
             match r {
                 Ok(cost) => pass.push(Cand { per, cost }),
-                Err((case, value)) => {
+                Err(failed) => {
+                    let (case, value) = *failed;
                     let cost = self
                         .model_for(&per)
                         .run(0.0, self.s.duration_s, None)
@@ -727,7 +771,10 @@ impl<'a> Search<'a> {
             .par_iter()
             .map(|case| {
                 let init = m.initial((case.at_s - LEAD_S).max(0.0));
-                let w = window::scenario(&v, &init, case.at_s, case.failure.clone());
+                let mut w = window::scenario(&v, &init, case.at_s, case.failure.clone());
+                if let Some(g) = case.surge {
+                    window::surge(&mut w, case.at_s, g.duration_s, g.multiplier);
+                }
                 let (j, _) = window::judge(&w, &opts, daily)?;
                 Ok(self.verdict(case, j))
             })
@@ -755,6 +802,7 @@ impl<'a> Search<'a> {
             p99_ci95_ms: j.p99_ci95_ms,
             error_rate: j.error_rate,
             met: p99_ok && err_ok,
+            surge: case.surge,
         }
     }
 
@@ -781,6 +829,7 @@ impl<'a> Search<'a> {
             loss: case.loss.clone(),
             value,
             bound,
+            surge: case.surge,
         }
     }
 
@@ -861,12 +910,22 @@ impl<'a> Search<'a> {
             });
         }
         let start = self.s.traffic.start_hour_utc;
-        let binding = match rejected.last() {
-            Some(r) => Binding::Elastic {
+        let strongest = screened_out
+            .iter()
+            // The most capable (most expensive) candidate's failure says
+            // what no policy carries.
+            .max_by(|a, b| a.0.cost.total_cmp(&b.0.cost));
+        let binding = match (rejected.last(), strongest) {
+            (Some(r), _) => Binding::Elastic {
                 last: Box::new(r.clone()),
                 start_hour_utc: start,
             },
-            None => Binding::NoCandidates,
+            (None, Some((c, case, value))) => Binding::ElasticScreened {
+                candidates: total,
+                strongest: Box::new(self.screened(c, case, *value)),
+                start_hour_utc: start,
+            },
+            (None, None) => Binding::NoCandidates,
         };
         Ok(Outcome::NoPlan {
             binding,
@@ -892,6 +951,7 @@ impl<'a> Search<'a> {
             loss: case.loss.clone(),
             value,
             bound: p99_bound,
+            surge: case.surge,
         }
     }
 
@@ -907,8 +967,9 @@ impl<'a> Search<'a> {
     }
 
     /// Lowers floors and starts schedules later, by bisection, while the
-    /// cases that bind them still pass: the floor binds at the trough and
-    /// the steepest rise, the schedule as it starts and during the spike.
+    /// cases that bind them still pass: the floor binds at the trough, the
+    /// steepest rise and in a surprise, the schedule as it starts and
+    /// during the spike.
     /// The result's floor one lower and schedule one minute later were
     /// simulated and failed (unless at the structural floor or one minute
     /// ahead); the failing steps are recorded.
@@ -918,7 +979,8 @@ impl<'a> Search<'a> {
         mut results: Vec<ElasticCase>,
         rejected: &mut Vec<ElasticRejected>,
     ) -> Result<(Cand, Vec<ElasticCase>), PlanError> {
-        let floor_binds = |m: Moment| matches!(m, Moment::Trough | Moment::Rise);
+        // A surge starts from what runs then, which a floor may be.
+        let floor_binds = |m: Moment| matches!(m, Moment::Trough | Moment::Rise | Moment::Surprise);
         let schedule_binds = |m: Moment| matches!(m, Moment::Schedule | Moment::Spike);
         for e in 0..best.per.len() {
             let (mut lo, mut hi) = (
@@ -1016,6 +1078,7 @@ impl<'a> Search<'a> {
             at_s: 0.0,
             loss: Loss::None,
             failure: None,
+            surge: None,
         };
         Ok((self.verdict(&case, j), r))
     }

@@ -5,7 +5,7 @@
 //! controller has at that moment.
 
 use twip_model::elastic::When;
-use twip_model::{Failure, FailureKind, Scenario};
+use twip_model::{Failure, FailureKind, Scenario, Spike};
 use twip_sim::{Options, SimReport};
 
 use crate::verify::BURST_MARGIN_S;
@@ -94,6 +94,17 @@ pub(crate) fn scenario(
     v.warmup_s = lead;
     v.duration_s = end;
     v
+}
+
+/// Adds an unforeseen surge at scenario time `at_s` to the window `w` cut
+/// by [`scenario`] around it (so at `at_s - start` of the window).
+pub(crate) fn surge(w: &mut Scenario, at_s: f64, duration_s: f64, multiplier: f64) {
+    let start = (at_s - LEAD_S).max(0.0);
+    w.traffic.spikes.push(Spike {
+        at_s: at_s - start,
+        duration_s,
+        multiplier,
+    });
 }
 
 /// Simulates a case scenario and judges it: the p99 over the measured
