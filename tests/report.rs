@@ -154,6 +154,8 @@ fn check_charts(dir: &Path, phase: &str, plan: &Value) {
     assert!(l >= 1, "{phase}-traffic: no rate curve");
     let (l, ..) = marks(&read("latency"));
     assert!(l >= 3, "{phase}-latency: {l} curves of p50/p95/p99");
+    let (l, ..) = marks(&read("errors"));
+    assert!(l >= 1, "{phase}-errors: no error-rate curve");
     let (_, r, ..) = marks(&read("utilisation"));
     assert!(r >= 2 * services + 2, "{phase}-utilisation: {r} bars");
     let (_, r, ..) = marks(&read("failures"));
@@ -307,6 +309,8 @@ fn check_elastic(dir: &Path, phase: &str, plan: &Value) {
         chart.contains("<polygon"),
         "{phase}-elastic-cost: no cost area"
     );
+    let (l, ..) = marks(&svg("errors"));
+    assert!(l >= 1, "{phase}-errors: no error-rate curve");
     let latency = svg("latency");
     let (l, ..) = marks(&latency);
     assert!(l >= 3, "{phase}-latency: {l} curves");
@@ -338,7 +342,7 @@ fn report_of_a_slice_of_the_limited_release() {
     check_charts(&out, "limited-release", &p);
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     // Self-contained: inline SVG, nothing fetched.
-    assert_eq!(html.matches("<svg").count(), 6);
+    assert_eq!(html.matches("<svg").count(), 7);
     for bad in ["src=", "href=\"http", "<link", "<script"] {
         assert!(!html.contains(bad), "external asset: {bad}");
     }
@@ -459,6 +463,28 @@ fn the_committed_twip_report_matches_the_plans() {
         check_charts(&dir, phase, &p);
     }
     check_elastic(&dir, "worldwide-elastic", &plan("worldwide-elastic"));
+    // The headline headroom is the margin in the worst case the plan must
+    // survive, below the everything-up headroom the day's text gives.
+    for (phase, loss) in [
+        ("limited-release", "(a node lost)"),
+        ("worldwide", "(a zone lost)"),
+        ("worldwide-elastic", "(a zone lost)"),
+    ] {
+        let cell = &summary_row(&md, phase)[6];
+        assert!(cell.ends_with(loss), "{phase}: {cell}");
+        let worst: f64 = cell.split(' ').next().unwrap().parse().unwrap();
+        let section = &md[md.find(&format!("## Phase: {phase}\n")).unwrap()..];
+        let up: f64 = section
+            .split(" % headroom with everything up")
+            .next()
+            .and_then(|h| h.rsplit(' ').next())
+            .and_then(|x| x.parse().ok())
+            .unwrap_or_else(|| panic!("{phase}: no everything-up headroom"));
+        assert!(
+            worst < up,
+            "{phase}: worst case {worst} % against {up} % all up"
+        );
+    }
     assert!(md.contains("| training |"));
     assert!(md.contains("## Scale-out steps: limited-release → worldwide\n"));
     assert!(md.contains("## Scale-out steps: worldwide → worldwide-elastic\n"));
@@ -510,9 +536,24 @@ fn four_phases_over_whole_days_open_in_chromium() {
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     let charts = html.matches("<figure").count();
     assert_eq!(
-        charts, 24,
-        "6 charts per fixed phase, 5 for the elastic one, and the comparison"
+        charts, 28,
+        "7 charts per fixed phase, 6 for the elastic one, and the comparison"
     );
+    // Section ids are unique, and the contents link to them.
+    let ids: Vec<&str> = html
+        .split(" id=\"")
+        .skip(1)
+        .map(|r| &r[..r.find('"').unwrap()])
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for id in &ids {
+        assert!(seen.insert(*id), "id {id} twice");
+    }
+    for link in html.split("<a href=\"#").skip(1) {
+        let id = &link[..link.find('"').unwrap()];
+        assert!(seen.contains(id), "the contents link to a missing #{id}");
+    }
+    assert!(!html.contains('`'), "literal backticks in the HTML");
     let browser = chromium();
     // As root (CI) chromium needs --no-sandbox; `timeout` bounds a hang.
     let flags = [

@@ -38,6 +38,8 @@ pub enum Kind {
     Latency,
     /// Utilisation per service: day mean (simulated) and at the peak.
     Utilisation,
+    /// Error rate over the day, failure windows shaded.
+    Errors,
     /// Error rate and p99 of each verification (failure) case.
     Failures,
     /// Cost against worst-case p99 of the candidates the planner tried.
@@ -54,9 +56,10 @@ pub enum Kind {
 
 impl Kind {
     /// Every per-phase chart of a fixed plan, in report order.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Traffic,
         Kind::Latency,
+        Kind::Errors,
         Kind::Utilisation,
         Kind::Failures,
         Kind::Candidates,
@@ -64,11 +67,12 @@ impl Kind {
     ];
 
     /// Every per-phase chart of an elastic plan, in report order.
-    pub const ELASTIC: [Kind; 5] = [
-        Kind::Placement,
+    pub const ELASTIC: [Kind; 6] = [
         Kind::Elastic,
+        Kind::Placement,
         Kind::ElasticCost,
         Kind::Latency,
+        Kind::Errors,
         Kind::Utilisation,
     ];
 
@@ -78,6 +82,7 @@ impl Kind {
             Kind::Traffic => "traffic",
             Kind::Latency => "latency",
             Kind::Utilisation => "utilisation",
+            Kind::Errors => "errors",
             Kind::Failures => "failures",
             Kind::Candidates => "candidates",
             Kind::Placement => "placement",
@@ -123,6 +128,7 @@ impl<'a> Chart<'a> {
                     }
                     Kind::Latency => "latency over the day (failure windows shaded)",
                     Kind::Utilisation => "utilisation per service",
+                    Kind::Errors => "error rate over the day (failure windows shaded)",
                     Kind::Failures => "error rate and p99 in each failure case",
                     Kind::Candidates => "cost against worst-case p99 of the candidates tried",
                     Kind::Placement if p.elastic.is_some() => {
@@ -179,6 +185,7 @@ impl<'a> Chart<'a> {
             Subject::Phase(p, Kind::Traffic) => traffic(root, p),
             Subject::Phase(p, Kind::Latency) => latency(root, p),
             Subject::Phase(p, Kind::Utilisation) => utilisation(root, p),
+            Subject::Phase(p, Kind::Errors) => errors(root, p),
             Subject::Phase(p, Kind::Failures) => failures(root, p),
             Subject::Phase(p, Kind::Candidates) => candidates(root, p),
             Subject::Phase(p, Kind::Placement) => placement(root, p),
@@ -269,7 +276,7 @@ where
             .copied()
             .chain(caps.iter().map(|c| c.1))
             .chain([p.traffic.peak_rps]),
-    ) * 1.1;
+    ) * 1.6; // the legend's room above the capacity lines
     let mut chart = ChartBuilder::on(root)
         .caption(
             format!("{}: request rate vs capacity", p.name),
@@ -414,9 +421,85 @@ where
                 .label(label)
                 .legend(move |(x, y)| PathElement::new([(x + 10, y - 6), (x + 10, y + 6)], style));
         }
-        // The ticks run along the top: the legend goes where the curves
-        // leave room.
-        return legend(&mut chart, SeriesLabelPosition::MiddleRight);
+    }
+    // The SLO line and the event ticks run along the top: the legend goes
+    // in the middle, between the percentiles on the log scale.
+    legend(&mut chart, SeriesLabelPosition::MiddleRight)
+}
+
+fn errors<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Phase) -> R
+where
+    DB::ErrorType: 'static,
+{
+    let xs = hours(p);
+    let tl = &p.sim.timeline;
+    let (x0, x1) = x_range(p);
+    let rate: Vec<f64> = tl.error_rate.iter().map(|e| e * 100.0).collect();
+    let slo = p.slo_error_rate.map(|e| e * 100.0);
+    let ymax = (finite_max(rate.iter().copied().chain(slo)) * 1.6).max(1e-3);
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!("{}: error rate over the day", p.name),
+            caption_style(),
+        )
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(75)
+        .build_cartesian_2d(x0..x1, 0.0..ymax)?;
+    chart
+        .configure_mesh()
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(TRANSPARENT)
+        .x_desc("simulated time (h, UTC)")
+        .y_desc("errors (% of requests)")
+        .y_label_formatter(&move |y| {
+            if ymax >= 10.0 {
+                format!("{y:.0}")
+            } else if ymax >= 0.1 {
+                format!("{y:.2}")
+            } else {
+                format!("{y:.4}")
+            }
+        })
+        .label_style((FONT, 14))
+        .draw()?;
+    let shade = RGBColor(255, 200, 200).mix(0.6);
+    let mut first = true;
+    for (k, (what, from, to, n)) in p.sim.failures.iter().enumerate() {
+        let (a, b) = (from.max(x0), to.min(x1));
+        if b <= a {
+            continue;
+        }
+        let s = chart.draw_series([Rectangle::new([(a, 0.0), (b, ymax)], shade.filled())])?;
+        if first {
+            s.label("failure window").legend(move |(x, y)| {
+                Rectangle::new([(x, y - 6), (x + 20, y + 6)], shade.filled())
+            });
+            first = false;
+        }
+        // What the window cost, beside it: one line per window, kept
+        // inside the chart.
+        let x = a.min(x1 - (x1 - x0) * 0.3);
+        chart.draw_series([Text::new(
+            format!("{what}: {} errors", crate::text::thousands(*n as f64)),
+            (x, ymax * (0.66 - 0.07 * (k % 6) as f64)),
+            (FONT, 12),
+        )])?;
+    }
+    let color = RED;
+    chart
+        .draw_series(LineSeries::new(
+            xs.iter().copied().zip(rate.iter().copied()),
+            color.stroke_width(2),
+        ))?
+        .label("error rate (simulated)")
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+    if let Some(l) = slo {
+        let style = BLACK.stroke_width(2);
+        chart
+            .draw_series(DashedLineSeries::new([(x0, l), (x1, l)], 8, 5, style))?
+            .label(format!("SLO {l:.2} %"))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
     }
     legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
@@ -480,8 +563,9 @@ where
         .chain(&e.lower_bound_nodes)
         .chain([&e.static_nodes])
         .map(|&n| f64::from(n));
-    let ymax = finite_max(counts).max(1.0) * 1.15;
-    let rmax = finite_max(tl.rps.iter().copied()).max(1.0) * 1.15;
+    // The legend's room above the lines.
+    let ymax = finite_max(counts).max(1.0) * 1.7;
+    let rmax = finite_max(tl.rps.iter().copied()).max(1.0) * 1.7;
     let mut chart = ChartBuilder::on(root)
         .caption(
             format!("{}: demand, replicas and nodes over the day", p.name),
@@ -1065,7 +1149,7 @@ where
         .collect();
     let cost: Vec<f64> = ps.iter().map(|p| p.monthly_usd).collect();
     let p99: Vec<f64> = ps.iter().map(|p| p.worst_p99_ms()).collect();
-    let head: Vec<f64> = ps.iter().map(|p| p.headroom() * 100.0).collect();
+    let head: Vec<f64> = ps.iter().map(|p| p.worst_headroom().0 * 100.0).collect();
     let specs: [Panel; 4] = [
         ("nodes (elastic: most at once)", "nodes", nodes, None),
         ("cost", "USD per month", cost, None),
@@ -1075,7 +1159,12 @@ where
             p99,
             (slo > 0.0).then(|| (format!("SLO {slo:.0} ms"), slo)),
         ),
-        ("headroom at peak", "% of capacity free", head, None),
+        (
+            "headroom at peak, worst case",
+            "% of capacity free",
+            head,
+            None,
+        ),
     ];
     for (panel, (caption, unit, values, limit)) in panels.iter().zip(specs) {
         let ymax = finite_max(values.iter().copied().chain(limit.as_ref().map(|l| l.1))) * 1.3;

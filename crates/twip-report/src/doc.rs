@@ -49,37 +49,45 @@ pub fn html(title: &str, blocks: &[Block], svg: &dyn Fn(&str) -> Option<String>)
          <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         esc(title)
     );
-    for b in blocks {
+    let ids = heading_ids(blocks);
+    let mut toc_done = false;
+    for (k, b) in blocks.iter().enumerate() {
+        // The contents go before the first section.
+        if !toc_done && matches!(b, Block::Heading(2, _)) {
+            toc_done = true;
+            o.push_str("<nav>\n<h2 id=\"contents\">Contents</h2>\n<ul>\n");
+            for (j, c) in blocks.iter().enumerate() {
+                if let Block::Heading(2, t) = c {
+                    let _ = writeln!(o, "<li><a href=\"#{}\">{}</a></li>", ids[j], esc(t));
+                }
+            }
+            o.push_str("</ul>\n</nav>\n");
+        }
         match b {
             Block::Heading(l, t) => {
-                let _ = writeln!(
-                    o,
-                    "<h{l} id=\"{}\">{}</h{l}>",
-                    crate::model::slugify(t),
-                    esc(t)
-                );
+                let _ = writeln!(o, "<h{l} id=\"{}\">{}</h{l}>", ids[k], esc(t));
             }
             Block::Para(t) => {
-                let _ = writeln!(o, "<p>{}</p>", esc(t));
+                let _ = writeln!(o, "<p>{}</p>", inline(t));
             }
             Block::List { ordered, items } => {
                 let tag = if *ordered { "ol" } else { "ul" };
                 let _ = writeln!(o, "<{tag}>");
                 for i in items {
-                    let _ = writeln!(o, "<li>{}</li>", esc(i));
+                    let _ = writeln!(o, "<li>{}</li>", inline(i));
                 }
                 let _ = writeln!(o, "</{tag}>");
             }
             Block::Table(head, rows) => {
                 o.push_str("<table>\n<tr>");
                 for h in head {
-                    let _ = write!(o, "<th>{}</th>", esc(h));
+                    let _ = write!(o, "<th>{}</th>", inline(h));
                 }
                 o.push_str("</tr>\n");
                 for r in rows {
                     o.push_str("<tr>");
                     for c in r {
-                        let _ = write!(o, "<td>{}</td>", esc(c));
+                        let _ = write!(o, "<td>{}</td>", inline(c));
                     }
                     o.push_str("</tr>\n");
                 }
@@ -107,6 +115,68 @@ pub fn html(title: &str, blocks: &[Block], svg: &dyn Fn(&str) -> Option<String>)
     o
 }
 
+/// Escaped text with `code` spans as `<code>`.
+fn inline(s: &str) -> String {
+    s.split('`')
+        .enumerate()
+        .map(|(k, part)| {
+            if k % 2 == 1 {
+                format!("<code>{}</code>", esc(part))
+            } else {
+                esc(part)
+            }
+        })
+        .collect()
+}
+
+/// One id per block (headings only; empty for the rest), unique in the
+/// document: a level-3 heading's is its section's and its own
+/// (`phase-worldwide--what-was-asked`), and a repeat gets `-2`, `-3`...
+fn heading_ids(blocks: &[Block]) -> Vec<String> {
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    let mut section = String::new();
+    blocks
+        .iter()
+        .map(|b| {
+            let Block::Heading(l, t) = b else {
+                return String::new();
+            };
+            let slug = crate::model::slugify(t);
+            let id = if *l >= 3 && !section.is_empty() {
+                format!("{section}--{slug}")
+            } else {
+                slug
+            };
+            if *l == 2 {
+                section = id.clone();
+            }
+            let n = seen.entry(id.clone()).or_default();
+            *n += 1;
+            if *n == 1 {
+                id
+            } else {
+                format!("{id}-{n}")
+            }
+        })
+        .collect()
+}
+
+/// GitHub's anchor of a Markdown heading: lower case, spaces as `-`,
+/// other punctuation dropped.
+fn md_anchor(t: &str) -> String {
+    t.chars()
+        .filter_map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                Some(c.to_lowercase().next().unwrap_or(c))
+            } else if c == ' ' {
+                Some('-')
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
 fn md_cell(s: &str) -> String {
     s.replace('|', "\\|")
 }
@@ -114,7 +184,18 @@ fn md_cell(s: &str) -> String {
 /// Renders the document as Markdown; charts are `STEM.svg` beside it.
 pub fn markdown(blocks: &[Block]) -> String {
     let mut o = String::new();
+    let mut toc_done = false;
     for b in blocks {
+        if !toc_done && matches!(b, Block::Heading(2, _)) {
+            toc_done = true;
+            o.push_str("## Contents\n\n");
+            for c in blocks {
+                if let Block::Heading(2, t) = c {
+                    let _ = writeln!(o, "- [{t}](#{})", md_anchor(t));
+                }
+            }
+            o.push('\n');
+        }
         match b {
             Block::Heading(l, t) => {
                 let _ = writeln!(o, "{} {t}\n", "#".repeat(*l as usize));
@@ -177,10 +258,38 @@ mod tests {
             Some(format!("<?xml version=\"1.0\"?><svg id=\"{s}\"></svg>"))
         });
         assert!(h.contains("<h1 id=\"a--b-\">a &lt;b&gt;</h1>"));
+        assert!(!h.contains("<nav>"), "no sections, no contents");
         assert!(h.contains("<td>1 &amp; 2</td>"));
         assert!(h.contains("<svg id=\"c\"></svg>"));
         assert!(!h.contains("<?xml"));
         assert!(!h.contains("src="), "no external assets");
+    }
+
+    #[test]
+    fn sections_have_unique_ids_a_table_of_contents_and_code() {
+        let b = vec![
+            Block::Heading(1, "Report".into()),
+            Block::Heading(2, "Phase: a".into()),
+            Block::Heading(3, "What was asked".into()),
+            Block::Para("run `twip plan x` & see".into()),
+            Block::Heading(2, "Phase: b".into()),
+            Block::Heading(3, "What was asked".into()),
+            Block::Heading(2, "Phase: b".into()),
+        ];
+        let h = html("t", &b, &|_| None);
+        for id in [
+            "phase--a",
+            "phase--a--what-was-asked",
+            "phase--b--what-was-asked",
+            "phase--b-2",
+        ] {
+            assert_eq!(h.matches(&format!("id=\"{id}\"")).count(), 1, "{id}: {h}");
+        }
+        assert!(h.contains("<li><a href=\"#phase--a\">Phase: a</a></li>"));
+        assert!(h.contains("<p>run <code>twip plan x</code> &amp; see</p>"));
+        assert!(!h.contains('`'), "no literal backticks");
+        let m = markdown(&b);
+        assert!(m.contains("## Contents\n\n- [Phase: a](#phase-a)\n"), "{m}");
     }
 
     #[test]

@@ -36,7 +36,7 @@ use std::sync::Arc;
 pub use charts::{Chart, Kind};
 pub use doc::Block;
 pub use font::FONT_ENV;
-pub use model::{Candidate, ElasticPhase, Input, Phase};
+pub use model::{Candidate, ElasticPhase, Input, Phase, WorstLoss};
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]

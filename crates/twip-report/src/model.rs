@@ -112,6 +112,17 @@ impl ElasticPhase {
     }
 }
 
+/// The loss a phase's headline headroom is taken under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorstLoss {
+    /// Everything up (the plan must survive no loss).
+    None,
+    /// The worst node lost.
+    Node,
+    /// The worst zone lost.
+    Zone,
+}
+
 /// The traffic a scenario asks for.
 #[derive(Debug, Clone)]
 pub struct TrafficSummary {
@@ -223,6 +234,22 @@ impl Phase {
     /// Headroom at the peak: the fraction of the bottleneck's capacity left.
     pub fn headroom(&self) -> f64 {
         1.0 - self.traffic.peak_rps / self.capacity_rps
+    }
+
+    /// Headroom at the peak in the worst loss the plan must survive (a
+    /// zone, else a node; everything up when it must survive none), and
+    /// that loss: the margin the plan really has.
+    pub fn worst_headroom(&self) -> (f64, WorstLoss) {
+        let must = |k: &str| self.survive.iter().any(|s| s == k);
+        let loss = match (self.capacity_zone_loss_rps, self.capacity_node_loss_rps) {
+            (Some(z), _) if must("zone") => Some((z, WorstLoss::Zone)),
+            (_, Some(n)) if must("node") || must("zone") => Some((n, WorstLoss::Node)),
+            _ => None,
+        };
+        match loss {
+            Some((c, l)) => (1.0 - self.traffic.peak_rps / c, l),
+            None => (self.headroom(), WorstLoss::None),
+        }
     }
 
     /// Instance types used, with counts: `85 x c5.large`; for an elastic
@@ -598,10 +625,20 @@ fn elastic_phase(
                 f64::INFINITY
             };
             svc.util_peak = sizing.peak_rps / svc.capacity_rps;
-            svc.util_peak_loss = None;
         }
+        // A zone lost at the peak takes the fullest zone's share: the
+        // provider deals replicas over the zones, so ceil(n / zones).
+        let zones = scenario.infrastructure.zones.len();
         for svc in &mut cap.services {
-            svc.util_peak_loss = None;
+            svc.util_peak_loss = (zones > 1).then(|| {
+                let n = f64::from(svc.replicas);
+                let left = n - (n / zones as f64).ceil();
+                if left > 0.0 {
+                    svc.util_peak * n / left
+                } else {
+                    f64::INFINITY
+                }
+            });
         }
         cap.capacity_rps = cap
             .services
@@ -609,7 +646,15 @@ fn elastic_phase(
             .map(|s| s.capacity_rps)
             .fold(f64::INFINITY, f64::min);
         cap.node_loss_rps = None;
-        cap.zone_loss_rps = None;
+        cap.zone_loss_rps = (zones > 1).then(|| {
+            cap.services
+                .iter()
+                .map(|s| match s.util_peak_loss {
+                    Some(u) if u > 0.0 => sizing.peak_rps / u,
+                    _ => s.capacity_rps,
+                })
+                .fold(f64::INFINITY, f64::min)
+        });
     }
     let scale = 86_400.0 / scenario.duration_s.max(1.0);
     ElasticPhase {

@@ -3,7 +3,7 @@
 use crate::charts::{Chart, Kind, Subject};
 use crate::doc::Block;
 use crate::elastic_text;
-use crate::model::Phase;
+use crate::model::{Phase, WorstLoss};
 
 /// `12345.6` → `12,346`.
 pub fn thousands(x: f64) -> String {
@@ -39,6 +39,17 @@ pub(crate) fn pct(x: f64) -> String {
         format!("{:.3} %", x * 100.0)
     } else {
         format!("{:.2} %", x * 100.0)
+    }
+}
+
+/// A length of time in hours, as people write it: `24 h`, `11 min`,
+/// `1 h 30 min`.
+fn length(h: f64) -> String {
+    let m = (h * 60.0).round() as i64;
+    match (m / 60, m % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
     }
 }
 
@@ -110,7 +121,7 @@ pub fn document<'a>(phases: &'a [Phase], command: &str) -> (Vec<Block>, Vec<Char
             "replicas",
             "cost per month",
             "worst-case p99 (SLO)",
-            "headroom at peak",
+            "headroom at peak, worst case",
             "must survive",
         ]
         .map(String::from)
@@ -130,7 +141,7 @@ pub fn document<'a>(phases: &'a [Phase], command: &str) -> (Vec<Block>, Vec<Char
                         p.slo_p99_ms
                             .map_or("none".into(), |s| format!("≤ {s:.0} ms"))
                     ),
-                    format!("{:.0} %", p.headroom() * 100.0),
+                    worst_headroom(p),
                     if p.survive.is_empty() {
                         "—".into()
                     } else {
@@ -184,6 +195,22 @@ pub fn document<'a>(phases: &'a [Phase], command: &str) -> (Vec<Block>, Vec<Char
         phase(&mut b, p, &mut add);
     }
     (b, charts)
+}
+
+/// `0.6 % (a zone lost)`.
+fn worst_headroom(p: &Phase) -> String {
+    let (h, loss) = p.worst_headroom();
+    let what = match loss {
+        WorstLoss::Zone => " (a zone lost)",
+        WorstLoss::Node => " (a node lost)",
+        WorstLoss::None => "",
+    };
+    let h = h * 100.0;
+    if h.abs() < 10.0 {
+        format!("{h:.1} %{what}")
+    } else {
+        format!("{h:.0} %{what}")
+    }
 }
 
 /// The replicas of a phase for the summary: elastic ones as their range.
@@ -391,10 +418,10 @@ fn asked(b: &mut Vec<Block>, p: &Phase) {
         rows,
     ));
     let mut tr = format!(
-        "Simulated: {} h; {} requests a day, peak {:.0} req/s at {} UTC.",
-        t.duration_h,
+        "Simulated: {}; {} requests a day, peak {} req/s at {} UTC.",
+        length(t.duration_h),
         thousands(t.daily_requests),
-        t.peak_rps,
+        thousands(t.peak_rps),
         hour(t.peak_at_h + t.start_hour_utc)
     );
     for (at, min, mult) in &t.spikes {
@@ -512,7 +539,7 @@ fn day<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Block
     b.push(Block::Para(format!(
         "{} requests simulated on this plan: p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, error rate \
          {}; {}. Capacity (every worker busy{}) is {} req/s against a peak of {:.0} req/s: {:.0} % \
-         headroom.",
+         headroom with everything up, {} in the worst case the plan must survive.",
         thousands(s.requests as f64),
         s.p50_ms,
         s.p95_ms,
@@ -530,13 +557,15 @@ fn day<'a>(b: &mut Vec<Block>, p: &'a Phase, add: &mut impl FnMut(&mut Vec<Block
         },
         thousands(p.capacity_rps),
         t.peak_rps,
-        p.headroom() * 100.0
+        p.headroom() * 100.0,
+        worst_headroom(p)
     )));
     // An elastic plan's capacity moves: its chart is the elastic one.
     if p.elastic.is_none() {
         add(b, ch(Kind::Traffic));
     }
     add(b, ch(Kind::Latency));
+    add(b, ch(Kind::Errors));
     add(b, ch(Kind::Utilisation));
 }
 
@@ -666,7 +695,29 @@ fn assumptions(b: &mut Vec<Block>, p: &Phase) {
          after the warm-up; an instance runs only the replicas placed on it (no noisy neighbours)."
             .into(),
     );
+    items.push(
+        "The network between users and the front is not modelled: latency starts when a request \
+         reaches the entry service, so a user far from the region adds the round trips to it \
+         (tens to hundreds of milliseconds, more with a new TLS connection) on top of these \
+         figures."
+            .into(),
+    );
+    items.push(format!(
+        "The headline headroom is the margin at the peak in the worst case the plan must \
+         survive ({}): capacity with that loss against the peak rate.",
+        match p.worst_headroom().1 {
+            WorstLoss::Zone => "the zone whose loss leaves the least capacity",
+            WorstLoss::Node => "the node whose loss leaves the least capacity",
+            WorstLoss::None => "no loss to survive, so everything up",
+        }
+    ));
     if let Some(e) = &p.elastic {
+        items.push(
+            "An elastic plan's capacity at the peak counts the replicas in service then; with a \
+             zone lost, each service loses its fullest zone's share (the provider deals \
+             replicas over the zones: ceil(replicas ÷ zones))."
+                .into(),
+        );
         items.push(format!(
             "Elastic capacity is simulated as Application Auto Scaling and an ECS capacity \
              provider behave: alarms over whole metric periods, cooldowns, scheduled actions \
@@ -694,6 +745,9 @@ mod tests {
         assert_eq!(usd(350.4), "$350");
         assert_eq!(usd(0.48), "$0.480");
         assert_eq!(hour(19.75), "19:45");
+        assert_eq!(length(24.0), "24 h");
+        assert_eq!(length(0.18333333333333332), "11 min");
+        assert_eq!(length(1.5), "1 h 30 min");
         assert_eq!(pct(0.001), "0.10 %");
     }
 }
