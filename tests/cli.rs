@@ -646,7 +646,7 @@ fn the_readme_states_the_workspace_rust_version_and_puts_twip_on_the_path() {
 /// The README's quick start, run as written (but `cargo install`) with the
 /// freshly built twip first on the PATH, in a folder of its own.
 #[test]
-#[ignore = "plans the worldwide scenario and writes the whole report; run by .ci/run in release"]
+#[ignore = "plans the worldwide scenario, fixed and elastic, and writes the whole report; run by .ci/run in release"]
 fn the_readme_quick_start_runs_verbatim() {
     use std::process::Command;
     let root = crate::common::root().canonicalize().unwrap();
@@ -668,7 +668,8 @@ fn the_readme_quick_start_runs_verbatim() {
         bin.parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    for line in lines[start..].iter().take(4) {
+    // mkdir, the three plans, the report.
+    for line in lines[start..].iter().take(5) {
         let t = std::time::Instant::now();
         let o = Command::new("sh")
             .args(["-c", line])
@@ -682,7 +683,9 @@ fn the_readme_quick_start_runs_verbatim() {
     for f in [
         "out/limited-release.json",
         "out/worldwide.json",
+        "out/worldwide-elastic.json",
         "out/report/index.html",
+        "out/report/worldwide-elastic-elastic.svg",
     ] {
         assert!(dir.join(f).exists(), "{f}");
     }

@@ -321,7 +321,15 @@ fn elastic_table(
         c.savings_pct, c.static_monthly_usd, c.above_lower_bound_pct, c.lower_bound_monthly_usd
     );
     let _ = writeln!(o);
-    let mut t = crate::ui::table(&["service", ">min", ">max", "metric", ">target", "schedule"]);
+    let mut t = crate::ui::table(&[
+        "service",
+        ">min",
+        ">max",
+        "metric",
+        ">target",
+        ">cooldowns out/in s",
+        "schedule",
+    ]);
     for (name, p) in &el.services {
         let sched: Vec<String> = p
             .schedule
@@ -342,6 +350,7 @@ fn elastic_table(
             p.max.to_string(),
             format!("{:?}", p.metric).to_lowercase(),
             format!("{}", p.target),
+            format!("{:.0}/{:.0}", p.scale_out_cooldown_s, p.scale_in_cooldown_s),
             if sched.is_empty() {
                 "-".into()
             } else {

@@ -123,8 +123,8 @@ pub fn apply(
 }
 
 impl ServicePolicy {
-    /// The searched parameters of this policy: floor, target, and the
-    /// floor raised ahead of the first spike with its lead.
+    /// The searched parameters of this policy: floor, target, the floor
+    /// raised ahead of the first spike with its lead, and the cooldowns.
     pub fn candidate(&self) -> CandidatePolicy {
         let before = self.schedule.iter().find_map(|a| match a.purpose {
             ActionPurpose::BeforeSpike { lead_s, .. } => Some((a.min, lead_s)),
@@ -135,6 +135,8 @@ impl ServicePolicy {
             target: self.target,
             scheduled_min: before.and_then(|b| b.0),
             lead_s: before.map(|b| b.1),
+            scale_out_cooldown_s: Some(self.scale_out_cooldown_s),
+            scale_in_cooldown_s: Some(self.scale_in_cooldown_s),
         }
     }
 }
@@ -372,6 +374,10 @@ pub struct ElasticRejected {
     /// The surge of a [`Moment::Surprise`] case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surge: Option<Surge>,
+    /// The p99's 95 % half-width, when the simulation gave one (a p99
+    /// within the bound fails when its upper end is not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_ci95: Option<f64>,
 }
 
 /// The searched parameters of one service in a candidate.
@@ -387,6 +393,13 @@ pub struct CandidatePolicy {
     /// How far ahead of the spike (s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lead_s: Option<f64>,
+    /// Scale-out cooldown (s); `None`: the scenario's (the search keeps it;
+    /// a plan's policy gives its own, so that a recheck replays it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_out_cooldown_s: Option<f64>,
+    /// Scale-in cooldown (s); `None`: the scenario's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_in_cooldown_s: Option<f64>,
 }
 
 impl std::fmt::Display for CandidatePolicy {
@@ -394,6 +407,12 @@ impl std::fmt::Display for CandidatePolicy {
         write!(f, "min {} target {:.2}", self.min, self.target)?;
         if let (Some(m), Some(l)) = (self.scheduled_min, self.lead_s) {
             write!(f, ", min {m} from {:.0} min before the spike", l / 60.0)?;
+        }
+        if let Some(c) = self.scale_out_cooldown_s {
+            write!(f, ", scale-out cooldown {c:.0} s")?;
+        }
+        if let Some(c) = self.scale_in_cooldown_s {
+            write!(f, ", scale-in cooldown {c:.0} s")?;
         }
         Ok(())
     }
@@ -438,10 +457,17 @@ impl ElasticRejected {
                  objective {:.0} ms with {case}",
                 self.bound
             ),
-            _ => format!(
-                "{how}: p99 {:.0} ms over the objective {:.0} ms with {case}",
-                self.value, self.bound
-            ),
+            _ => match self.value_ci95 {
+                Some(ci) if self.value <= self.bound => format!(
+                    "{how}: p99 {:.0} ± {ci:.0} ms, its 95 % upper end over the objective {:.0} \
+                     ms, with {case}",
+                    self.value, self.bound
+                ),
+                _ => format!(
+                    "{how}: p99 {:.0} ms over the objective {:.0} ms with {case}",
+                    self.value, self.bound
+                ),
+            },
         }
     }
 }

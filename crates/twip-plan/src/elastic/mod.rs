@@ -18,10 +18,10 @@
 //!    raised to 0.7 .. 1.2 × the count the spike needs at the target,
 //!    starting from the node warm-up + start delay + one health check ahead
 //!    up to ten minutes more.
-//! 4. **Screening** ([`fluid`]): each candidate's day and cases on a
+//! 4. **Screening** (`fluid`): each candidate's day and cases on a
 //!    one-minute grid, with the controller's delays, give its expected node
 //!    cost and a verdict; the passing ones are sorted by cost.
-//! 5. **Verification by simulation** ([`window`]), cheapest first: every
+//! 5. **Verification by simulation** (`window`), cheapest first: every
 //!    case as a window (the loss, for good, 15 minutes in; the SLO judged
 //!    over the 30 minutes after it), in parallel; a candidate dominated by
 //!    one that already failed (a higher target, lower floors, a smaller or
@@ -416,8 +416,8 @@ impl<'a> Search<'a> {
                 out_alarm: (g.scale_out_alarm.datapoints, g.scale_out_alarm.periods),
                 in_alarm: (g.scale_in_alarm.datapoints, g.scale_in_alarm.periods),
                 in_ratio: g.scale_in_ratio,
-                out_cooldown_s: g.scale_out_cooldown_s,
-                in_cooldown_s: g.scale_in_cooldown_s,
+                out_cooldown_s: p.scale_out_cooldown_s.unwrap_or(g.scale_out_cooldown_s),
+                in_cooldown_s: p.scale_in_cooldown_s.unwrap_or(g.scale_in_cooldown_s),
                 schedule,
             });
         }
@@ -595,6 +595,8 @@ impl<'a> Search<'a> {
                         target: util,
                         scheduled_min,
                         lead_s,
+                        scale_out_cooldown_s: None,
+                        scale_in_cooldown_s: None,
                     });
                 }
             }
@@ -626,11 +628,15 @@ impl<'a> Search<'a> {
                             target: util,
                             scheduled_min: None,
                             lead_s: None,
+                            scale_out_cooldown_s: None,
+                            scale_in_cooldown_s: None,
                         },
                     ),
                     target: util,
                     scheduled_min: None,
                     lead_s: None,
+                    scale_out_cooldown_s: None,
+                    scale_in_cooldown_s: None,
                 })
                 .collect();
             per[e].min = min;
@@ -723,8 +729,8 @@ impl<'a> Search<'a> {
                     max: self.ceiling(e, p),
                     metric: g.metric,
                     target: metric_target(g.metric, &self.model.svcs[i], p.target),
-                    scale_out_cooldown_s: g.scale_out_cooldown_s,
-                    scale_in_cooldown_s: g.scale_in_cooldown_s,
+                    scale_out_cooldown_s: p.scale_out_cooldown_s.unwrap_or(g.scale_out_cooldown_s),
+                    scale_in_cooldown_s: p.scale_in_cooldown_s.unwrap_or(g.scale_in_cooldown_s),
                     period_s: g.period_s,
                     scale_out_alarm: g.scale_out_alarm,
                     scale_in_alarm: g.scale_in_alarm,
@@ -810,7 +816,8 @@ impl<'a> Search<'a> {
     fn rejection(&self, c: &Cand, case: &ElasticCase, simulated: bool) -> ElasticRejected {
         let slo = self.s.slo.as_ref();
         let p99_bound = slo.and_then(|x| x.p99_ms).unwrap_or(f64::INFINITY);
-        let (kind, value, bound) = if case.p99_ms > p99_bound {
+        // As the verdict: the p99 with its half-width against the bound.
+        let (kind, value, bound) = if case.p99_ms + case.p99_ci95_ms.unwrap_or(0.0) > p99_bound {
             (RejectionKind::P99, case.p99_ms, p99_bound)
         } else {
             (
@@ -830,6 +837,7 @@ impl<'a> Search<'a> {
             value,
             bound,
             surge: case.surge,
+            value_ci95: case.p99_ci95_ms.filter(|_| kind == RejectionKind::P99),
         }
     }
 
@@ -952,6 +960,7 @@ impl<'a> Search<'a> {
             value,
             bound: p99_bound,
             surge: case.surge,
+            value_ci95: None,
         }
     }
 
@@ -1416,6 +1425,8 @@ mod tests {
             target,
             scheduled_min: s,
             lead_s: l,
+            scale_out_cooldown_s: None,
+            scale_in_cooldown_s: None,
         };
         let strong = Cand {
             per: vec![p(10, 0.6, Some(80), Some(600.0))],
