@@ -378,6 +378,10 @@ pub struct ElasticRejected {
     /// within the bound fails when its upper end is not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_ci95: Option<f64>,
+    /// The capacity provider's target capacity (percent), when the search
+    /// tried more than one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_capacity: Option<f64>,
 }
 
 /// The searched parameters of one service in a candidate.
@@ -419,13 +423,18 @@ impl std::fmt::Display for CandidatePolicy {
 }
 
 impl ElasticRejected {
-    /// `app: min 11 target 0.60`.
+    /// `app: min 11 target 0.60; nodes at 100 % target capacity`.
     pub fn candidate(&self) -> String {
-        self.services
+        let mut out = self
+            .services
             .iter()
             .map(|(s, p)| format!("{s}: {p}"))
             .collect::<Vec<_>>()
-            .join("; ")
+            .join("; ");
+        if let Some(t) = self.target_capacity {
+            out.push_str(&format!("; nodes at {t:.0} % target capacity"));
+        }
+        out
     }
 
     /// Why, in a sentence.

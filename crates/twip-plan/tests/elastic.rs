@@ -38,16 +38,17 @@ fn the_elastic_worldwide_plan_is_minimal_and_saves_forty_percent() {
     assert!(el.cost.day_usd >= el.cost.lower_bound_day_usd);
     let opts = PlanOptions::default();
     let per = policies(&plan);
+    let target = el.nodes.target_capacity;
     let schedule = [Moment::Schedule, Moment::Spike];
     // The plan as it is meets the cases its schedule must.
-    let own = elastic::recheck(&s, &opts, &per, &schedule).unwrap();
+    let own = elastic::recheck(&s, &opts, &per, target, &schedule).unwrap();
     assert!(own.iter().all(|c| c.met), "{own:?}");
     // Its schedule one minute later fails one of them.
     let mut later = per.clone();
     let app = later.get_mut("app").unwrap();
     let lead = app.lead_s.expect("a scheduled scale-out before the launch");
     app.lead_s = Some(lead - 60.0);
-    let got = elastic::recheck(&s, &opts, &later, &schedule).unwrap();
+    let got = elastic::recheck(&s, &opts, &later, target, &schedule).unwrap();
     let failed: Vec<_> = got.iter().filter(|c| !c.met).collect();
     assert!(
         !failed.is_empty(),
@@ -60,7 +61,8 @@ fn the_elastic_worldwide_plan_is_minimal_and_saves_forty_percent() {
     if min > 3 {
         let mut lower = per.clone();
         lower.get_mut("app").unwrap().min = min - 1;
-        let got = elastic::recheck(&s, &opts, &lower, &[Moment::Trough, Moment::Rise]).unwrap();
+        let got =
+            elastic::recheck(&s, &opts, &lower, target, &[Moment::Trough, Moment::Rise]).unwrap();
         assert!(
             got.iter().any(|c| !c.met),
             "floor {} passes: {got:?}",
@@ -157,7 +159,14 @@ fn an_unforeseen_surge_is_a_case_the_reactive_policy_alone_must_absorb() {
     // The plan made without the surprise does not absorb it: its reactive
     // policy alone is too slow for a 1.8x surge at the daily peak.
     let opts = PlanOptions::default();
-    let got = elastic::recheck(&s, &opts, &policies(&calm), &[Moment::Surprise]).unwrap();
+    let got = elastic::recheck(
+        &s,
+        &opts,
+        &policies(&calm),
+        calm_el.nodes.target_capacity,
+        &[Moment::Surprise],
+    )
+    .unwrap();
     assert_eq!(got.len(), 1, "{got:?}");
     let case = &got[0];
     assert!(!case.met, "the calm plan absorbs the surge: {case:?}");

@@ -78,18 +78,22 @@ struct Cand {
     per: Vec<CandidatePolicy>,
     /// The screening model's cost of the day (USD).
     cost: f64,
+    /// The capacity provider's target capacity (percent).
+    node_target: f64,
 }
 
 impl Cand {
     /// Whether `self` is at most as capable as `other` in every parameter
     /// (so fails every case `other` fails).
     fn weaker_than(&self, other: &Cand) -> bool {
-        self.per.iter().zip(&other.per).all(|(a, b)| {
-            a.target >= b.target - 1e-9
-                && a.min <= b.min
-                && a.scheduled_min.unwrap_or(0) <= b.scheduled_min.unwrap_or(0)
-                && a.lead_s.unwrap_or(0.0) <= b.lead_s.unwrap_or(0.0) + 1e-9
-        })
+        // A higher target capacity keeps less spare room.
+        self.node_target >= other.node_target - 1e-9
+            && self.per.iter().zip(&other.per).all(|(a, b)| {
+                a.target >= b.target - 1e-9
+                    && a.min <= b.min
+                    && a.scheduled_min.unwrap_or(0) <= b.scheduled_min.unwrap_or(0)
+                    && a.lead_s.unwrap_or(0.0) <= b.lead_s.unwrap_or(0.0) + 1e-9
+            })
     }
 }
 
@@ -123,6 +127,8 @@ struct Search<'a> {
     model: fluid::Model,
     node: twip_sim::NodeType,
     ns: NodePolicy,
+    /// The scenario's provider target capacity (percent).
+    given_target: f64,
     /// Moments that do not depend on the candidate.
     moments: Vec<(Moment, f64)>,
     /// Known spikes: (index, start, end).
@@ -167,6 +173,7 @@ pub fn recheck(
     scenario: &Scenario,
     opts: &PlanOptions,
     per: &BTreeMap<String, CandidatePolicy>,
+    target_capacity: f64,
     moments: &[Moment],
 ) -> Result<Vec<ElasticCase>, PlanError> {
     let mut fixed_scenario = scenario.clone();
@@ -181,6 +188,7 @@ pub fn recheck(
         Outcome::NoPlan { binding, .. } => return Err(PlanError::Input(binding.to_string())),
     };
     let mut search = Search::new(scenario, base, fixed, opts)?;
+    search.set_node_target(target_capacity);
     let mut c = Vec::new();
     for &i in &search.elastic {
         let name = &scenario.services[i].name;
@@ -380,6 +388,7 @@ impl<'a> Search<'a> {
             given,
             model,
             node,
+            given_target: ns.target_capacity,
             ns,
             moments,
             spikes,
@@ -539,14 +548,26 @@ impl<'a> Search<'a> {
         let mut fail = Vec::new();
         for (per, r) in results {
             match r {
-                Ok(cost) => pass.push(Cand { per, cost }),
+                Ok(cost) => pass.push(Cand {
+                    per,
+                    cost,
+                    node_target: self.ns.target_capacity,
+                }),
                 Err(failed) => {
                     let (case, value) = *failed;
                     let cost = self
                         .model_for(&per)
                         .run(0.0, self.s.duration_s, None)
                         .cost_usd;
-                    fail.push((Cand { per, cost }, case, value));
+                    fail.push((
+                        Cand {
+                            per,
+                            cost,
+                            node_target: self.ns.target_capacity,
+                        },
+                        case,
+                        value,
+                    ));
                 }
             }
         }
@@ -838,6 +859,7 @@ impl<'a> Search<'a> {
             bound,
             surge: case.surge,
             value_ci95: case.p99_ci95_ms.filter(|_| kind == RejectionKind::P99),
+            target_capacity: self.searched_target(c),
         }
     }
 
@@ -853,13 +875,42 @@ impl<'a> Search<'a> {
             .collect()
     }
 
+    /// `c`'s provider target capacity, when the search tried more than one.
+    fn searched_target(&self, c: &Cand) -> Option<f64> {
+        (self.node_targets().len() > 1).then_some(c.node_target)
+    }
+
     /// The first failed case, if any.
     fn first_failed(cases: &[ElasticCase]) -> Option<&ElasticCase> {
         cases.iter().find(|c| !c.met)
     }
 
+    /// Provider target capacities searched (percent): the scenario's, and
+    /// 100 (no spare room: cheaper, slower to scale out) when it is lower.
+    fn node_targets(&self) -> Vec<f64> {
+        if self.given_target < 100.0 {
+            vec![self.given_target, 100.0]
+        } else {
+            vec![self.given_target]
+        }
+    }
+
+    /// Screens, simulates and plans with the provider at `percent`.
+    fn set_node_target(&mut self, percent: f64) {
+        self.ns.target_capacity = percent;
+        self.model.nodes.target = percent / 100.0;
+    }
+
     fn run(&mut self) -> Result<Outcome, PlanError> {
-        let (pass, screened_out) = self.candidates();
+        let mut pass = Vec::new();
+        let mut screened_out = Vec::new();
+        for t in self.node_targets() {
+            self.set_node_target(t);
+            let (p, f) = self.candidates();
+            pass.extend(p);
+            screened_out.extend(f);
+        }
+        pass.sort_by(|a, b| a.cost.total_cmp(&b.cost));
         let total = pass.len() + screened_out.len();
         self.base.bump(|p| &p.candidates, total as u64);
         let mut rejected: Vec<ElasticRejected> = Vec::new();
@@ -882,6 +933,7 @@ impl<'a> Search<'a> {
                 break;
             }
             verified += 1;
+            self.set_node_target(c.node_target);
             let cases = self.cases(&c.per);
             let results = self.simulate_cases(&c.per, &cases)?;
             if let Some(bad) = Self::first_failed(&results) {
@@ -961,6 +1013,7 @@ impl<'a> Search<'a> {
             bound: p99_bound,
             surge: case.surge,
             value_ci95: None,
+            target_capacity: self.searched_target(c),
         }
     }
 
@@ -1431,17 +1484,27 @@ mod tests {
         let strong = Cand {
             per: vec![p(10, 0.6, Some(80), Some(600.0))],
             cost: 0.0,
+            node_target: 90.0,
         };
         let weak = Cand {
             per: vec![p(9, 0.65, Some(80), Some(540.0))],
             cost: 0.0,
+            node_target: 90.0,
         };
         assert!(weak.weaker_than(&strong));
         assert!(!strong.weaker_than(&weak));
         let no_schedule = Cand {
             per: vec![p(10, 0.6, None, None)],
             cost: 0.0,
+            node_target: 90.0,
         };
         assert!(no_schedule.weaker_than(&strong));
+        // No spare room is weaker than some.
+        let full = Cand {
+            node_target: 100.0,
+            ..strong.clone()
+        };
+        assert!(full.weaker_than(&strong));
+        assert!(!strong.weaker_than(&full));
     }
 }
