@@ -251,6 +251,14 @@ fn check_elastic(dir: &Path, phase: &str, plan: &Value) {
     ] {
         assert!(md.contains(&needle), "no {needle:?} in the report");
     }
+    // The provider's target capacity, and that the search tried others.
+    let tc = nodes["target_capacity"].as_f64().unwrap();
+    assert!(
+        md.contains(&format!(
+            "runs at {tc:.0} % target capacity: the planner tried"
+        )),
+        "the report does not say the target capacity {tc} was chosen"
+    );
     // The schedule says when and why.
     for s in el["services"].as_object().unwrap().values() {
         for a in s["schedule"].as_array().unwrap() {

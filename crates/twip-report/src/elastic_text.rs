@@ -133,6 +133,33 @@ pub fn chosen<'a>(
             })
             .collect(),
     ));
+    // The provider's target capacity, when the search tried several.
+    let mut tried: Vec<f64> = e
+        .plan
+        .rejected
+        .iter()
+        .filter_map(|r| r.target_capacity)
+        .chain([n.target_capacity])
+        .collect();
+    tried.sort_by(f64::total_cmp);
+    tried.dedup();
+    if tried.len() > 1 {
+        b.push(Block::Para(format!(
+            "The capacity provider runs at {:.0} % target capacity: the planner tried {}; {}",
+            n.target_capacity,
+            tried
+                .iter()
+                .map(|t| format!("{t:.0} %"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+            if n.target_capacity >= 100.0 {
+                "no spare nodes was the cheapest that still met every case (a replica that \
+                 finds no room waits for a node to join)."
+            } else {
+                "the spare room it keeps is what lets replicas start without waiting for a node."
+            }
+        )));
+    }
     schedule(b, p, e);
     add(b, ch(Kind::Elastic));
     add(b, ch(Kind::Placement));
