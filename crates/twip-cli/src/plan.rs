@@ -128,10 +128,18 @@ pub fn run(args: PlanArgs) -> CmdResult {
     }
     match args.format {
         Format::Json => {
-            let v = if runs.len() == 1 {
-                json(&runs[0])
-            } else {
-                serde_json::Value::Array(runs.iter().map(json).collect())
+            // One policy: the plan file itself (what --out writes), or what
+            // bound when there is none; several: one entry per policy.
+            let v = match runs.as_slice() {
+                [Run {
+                    outcome: Outcome::Found { plan, .. },
+                    ..
+                }] => match serde_json::to_value(plan.as_ref()) {
+                    Ok(v) => v,
+                    Err(e) => return err(e),
+                },
+                [one] => json(one),
+                _ => serde_json::Value::Array(runs.iter().map(json).collect()),
             };
             match serde_json::to_string_pretty(&v) {
                 Ok(s) => outln!("{s}"),
