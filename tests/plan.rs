@@ -561,3 +561,42 @@ fn a_surge_no_policy_can_absorb_is_named_as_the_binding_constraint() {
         stderr(&s)
     );
 }
+
+#[test]
+#[ignore = "heavy: a fixed search of a three-hour day; run with --release -- --ignored"]
+fn plan_mode_fixed_plans_an_elastic_scenario_as_one_fleet_that_replays_fixed() {
+    let text = format!("{SMALL_ELASTIC}\n[plan]\nmode = \"fixed\"\n");
+    let scenario = crate::common::write_tmp("small-fixed.toml", &text);
+    let out = tmp("small-fixed.json");
+    let o = twip(&[
+        "plan",
+        scenario.to_str().unwrap(),
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan = json(&o);
+    assert!(plan.get("elastic").is_none(), "a fixed plan: {plan}");
+    let app = plan["replicas"]["app"].as_u64().unwrap();
+    // It replays as a fixed fleet: no scaling, the plan's count all day.
+    let r = twip(&[
+        "simulate",
+        scenario.to_str().unwrap(),
+        "--plan",
+        out.to_str().unwrap(),
+        "--duration",
+        "30m",
+        "--format",
+        "json",
+    ]);
+    assert!(matches!(r.status.code(), Some(0 | 2)), "{}", stderr(&r));
+    let v = json(&r);
+    assert!(
+        v.get("elastic").is_none(),
+        "the replay scaled: {}",
+        v["elastic"]
+    );
+    assert!(app >= 3, "{app} app replicas");
+}

@@ -90,7 +90,7 @@ pub fn run(args: PlanArgs) -> CmdResult {
             seed: args.seed,
             progress: None,
             policy_budget: args.policy_budget,
-            elastic: args.elastic || scenario.is_elastic(),
+            elastic: args.elastic || scenario.plans_elastically(),
         };
         let label = p.clone().unwrap_or_else(|| scenario.policy.clone());
         match with_progress(&scenario, opts, &label) {

@@ -478,15 +478,18 @@ impl Plan {
         })
     }
 
-    /// Sets the scenario's replica counts to the plan's and returns the
-    /// plan's layout for it.
+    /// Sets the scenario's replica counts to the plan's, gives it the
+    /// plan's autoscaling policies (an elastic plan) or takes its own away
+    /// (a fixed plan is a fixed fleet), and returns the plan's layout for it.
     pub fn apply_to(&self, scenario: &mut Scenario) -> Result<Layout, Mismatch> {
         let layout = self.layout(scenario)?;
         for s in &mut scenario.services {
             s.replicas = self.replicas[&s.name];
         }
-        if let Some(e) = &self.elastic {
-            e.apply(scenario);
+        match &self.elastic {
+            Some(e) => e.apply(scenario),
+            // A fixed plan is a fixed fleet, whatever the scenario's tables.
+            None => *scenario = scenario.without_elasticity(),
         }
         // The plan's zones are the ones that exist now.
         for n in &self.nodes {

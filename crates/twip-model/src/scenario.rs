@@ -42,11 +42,25 @@ pub struct Scenario {
     pub infrastructure: Infrastructure,
     /// Placement policy name or path to a `.wasm` plugin.
     pub policy: String,
+    /// How `twip plan` plans it (`[plan] mode`); `None`: elastically when
+    /// it has autoscaling tables, else fixed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_mode: Option<PlanMode>,
     /// The text it was parsed from, so that checks made later (the
     /// catalog, a plan) name the line of the field they find wrong
     /// ([`Scenario::error`]).
     #[serde(skip)]
     pub source: Source,
+}
+
+/// How `twip plan` plans a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanMode {
+    /// One fleet sized for the worst minute.
+    Fixed,
+    /// Autoscaling policies, schedules and a capacity provider.
+    Elastic,
 }
 
 /// A scenario's source text (shared, cheap to clone; not printed by `Debug`).
@@ -359,6 +373,14 @@ struct RawScenario {
     infrastructure: Option<RawInfra>,
     #[serde(default)]
     placement: Option<RawPlacement>,
+    #[serde(default)]
+    plan: Option<RawPlan>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlan {
+    mode: PlanMode,
 }
 
 #[derive(Deserialize)]
@@ -700,6 +722,7 @@ fn enum_names(f: &FieldPath) -> Option<&'static [&'static str]> {
         "dist" => Some(variants::<DistKind>()),
         "metric" => Some(variants::<crate::elastic::Metric>()),
         "adjustment" => Some(variants::<crate::elastic::Adjustment>()),
+        "mode" => Some(variants::<PlanMode>()),
         _ => None,
     }
 }
@@ -884,6 +907,7 @@ impl Cx<'_> {
             slo,
             infrastructure,
             policy,
+            plan_mode: raw.plan.map(|p| p.mode),
             source: Source(self.src.into()),
         })
     }
@@ -1455,6 +1479,28 @@ impl Scenario {
     pub fn is_elastic(&self) -> bool {
         self.infrastructure.autoscaling.is_some()
             || self.services.iter().any(|s| s.autoscaling.is_some())
+    }
+
+    /// Whether `twip plan` plans it elastically: as `[plan] mode` says,
+    /// else when it is elastic.
+    pub fn plans_elastically(&self) -> bool {
+        match self.plan_mode {
+            Some(PlanMode::Elastic) => true,
+            Some(PlanMode::Fixed) => false,
+            None => self.is_elastic(),
+        }
+    }
+
+    /// This scenario as a fixed fleet: no autoscaling policy, schedule or
+    /// capacity provider (each service at its `replicas`).
+    pub fn without_elasticity(&self) -> Scenario {
+        let mut s = self.clone();
+        for sv in &mut s.services {
+            sv.autoscaling = None;
+            sv.schedule.clear();
+        }
+        s.infrastructure.autoscaling = None;
+        s
     }
 
     /// Runs the scenario for `duration_s` seconds (warm-up included)

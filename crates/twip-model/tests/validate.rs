@@ -156,6 +156,14 @@ fn the_base_scenario_is_valid() {
     assert_eq!(s.failures.len(), 1);
     assert_eq!(s.traffic.spikes[0].at_s, 1800.0);
     assert!(s.traffic.surprises.is_empty());
+    assert_eq!(s.plan_mode, None);
+    assert!(!s.plans_elastically());
+    let elastic = Scenario::parse(
+        &edit(42, "multiplier = 3\n[plan]\nmode = \"elastic\""),
+        Path::new("s.toml"),
+    )
+    .unwrap();
+    assert!(elastic.plans_elastically() && !elastic.is_elastic());
     let surprised = Scenario::parse(
         &edit(42, "multiplier = 3\n[[traffic.surprise]]\nmultiplier = 1.5\n[[traffic.surprise]]\nmultiplier = 2\nat = \"1h\"\nduration = \"5m\""),
         Path::new("s.toml"),
@@ -319,6 +327,8 @@ fn validation_rows() -> Vec<(&'static str, String, Want)> {
             want(45, "traffic.surprise[0].duration", &["expected a length above zero"])),
         ("surprise length unreadable", edit(42, "multiplier = 3\n[[traffic.surprise]]\nmultiplier = 2\nduration = \"soon\""),
             want(45, "traffic.surprise[0].duration", &["expected a duration"])),
+        ("plan mode unknown", edit(42, "multiplier = 3\n[plan]\nmode = \"fast\""),
+            want(44, "plan.mode", &["fixed", "elastic"])),
         ("no load at all", edit_range(30, 37, "rps = 0"),
             want(28, "traffic", &["no load: set rps or add a [[traffic.region]]"])),
         // ---- infrastructure

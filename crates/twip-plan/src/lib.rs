@@ -343,5 +343,9 @@ pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Outcome, PlanErro
     if opts.elastic {
         return elastic::plan(scenario, opts);
     }
+    // `[plan] mode = "fixed"`: an elastic scenario planned as one fleet.
+    if scenario.plan_mode == Some(twip_model::PlanMode::Fixed) && scenario.is_elastic() {
+        return Planner::new(&scenario.without_elasticity(), opts)?.run();
+    }
     Planner::new(scenario, opts)?.run()
 }

@@ -144,13 +144,7 @@ struct Search<'a> {
 /// Plans `scenario` elastically (see the module docs).
 pub fn plan(scenario: &Scenario, opts: &PlanOptions) -> Result<Outcome, PlanError> {
     let started = Instant::now();
-    let mut fixed_scenario = scenario.clone();
-    for sv in &mut fixed_scenario.services {
-        sv.autoscaling = None;
-        sv.schedule.clear();
-    }
-    fixed_scenario.infrastructure.autoscaling = None;
-    let base = Planner::new(&fixed_scenario, opts)?;
+    let base = Planner::new(&scenario.without_elasticity(), opts)?;
     let fixed = match base.run()? {
         Outcome::Found { plan, .. } => *plan,
         no => return Ok(no),
@@ -176,13 +170,7 @@ pub fn recheck(
     target_capacity: f64,
     moments: &[Moment],
 ) -> Result<Vec<ElasticCase>, PlanError> {
-    let mut fixed_scenario = scenario.clone();
-    for sv in &mut fixed_scenario.services {
-        sv.autoscaling = None;
-        sv.schedule.clear();
-    }
-    fixed_scenario.infrastructure.autoscaling = None;
-    let base = Planner::new(&fixed_scenario, opts)?;
+    let base = Planner::new(&scenario.without_elasticity(), opts)?;
     let fixed = match base.run()? {
         Outcome::Found { plan, .. } => *plan,
         Outcome::NoPlan { binding, .. } => return Err(PlanError::Input(binding.to_string())),
