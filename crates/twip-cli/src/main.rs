@@ -97,6 +97,13 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the JSON Schema of the scenario format, for editors (taplo, even-better-toml).
+    #[command(after_help = SCHEMA_EXAMPLES)]
+    Schema {
+        /// The format.
+        #[arg(value_enum, default_value_t = SchemaKind::Scenario)]
+        of: SchemaKind,
+    },
     /// Print twip's man page (roff), or write one page per command to a folder.
     #[command(after_help = MAN_EXAMPLES)]
     Man {
@@ -112,6 +119,22 @@ Examples:
   twip completions bash > ~/.local/share/bash-completion/completions/twip
   twip completions zsh > ~/.zfunc/_twip        # with fpath+=(~/.zfunc) before compinit
   twip completions fish > ~/.config/fish/completions/twip.fish";
+
+const SCHEMA_EXAMPLES: &str = "\
+Examples:
+  twip schema scenario > scenario.schema.json
+  twip schema                                   # the same: the scenario format is the default
+
+The bundled copy is scenarios/scenario.schema.json: a scenario that starts
+with the line `#:schema ../scenario.schema.json` gets completion and checks
+in editors that use taplo (even-better-toml in VS Code).";
+
+/// Which schema `twip schema` prints.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum SchemaKind {
+    /// The scenario file (TOML).
+    Scenario,
+}
 
 const MAN_EXAMPLES: &str = "\
 Examples:
@@ -218,6 +241,12 @@ fn run(cli: Cli) -> CmdResult {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command(), "twip", &mut script);
             out!("{}", String::from_utf8_lossy(&script));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema { of } => {
+            match of {
+                SchemaKind::Scenario => outln!("{}", twip_model::scenario_schema()),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Man { dir } => man(dir.as_deref()),

@@ -11,7 +11,7 @@ use crate::locate::FieldPath;
 use crate::scenario::{Cx, R};
 
 /// What a scaling policy measures, per period, over the replicas in service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Busy workers ÷ workers (the service's utilisation, 0–1).
@@ -25,7 +25,7 @@ pub enum Metric {
 }
 
 /// How a step policy's `add` is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Adjustment {
     /// Add `add` replicas (negative removes).
@@ -152,7 +152,7 @@ pub struct NodeScaling {
 
 // ---------------------------------------------------------------- raw TOML shape
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAutoscaling {
     min: u32,
@@ -170,7 +170,7 @@ pub(crate) struct RawAutoscaling {
     scale_in_ratio: Option<f64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStep {
     above: Option<f64>,
@@ -178,14 +178,14 @@ pub(crate) struct RawStep {
     add: f64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAlarm {
     datapoints: u32,
     periods: u32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSchedule {
     at: Option<String>,
@@ -194,7 +194,7 @@ pub(crate) struct RawSchedule {
     max: Option<u32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawNodeScaling {
     instance_type: Option<String>,

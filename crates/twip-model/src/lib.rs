@@ -28,6 +28,7 @@ pub use plan::{
     group_rejected, Cost, Loss, Mismatch, Placement, Plan, PlanNode, Rejected, RejectedGroup,
     RejectionKind, Verification,
 };
+pub use scenario::scenario_schema;
 pub use scenario::{
     limits, Balancer, Call, Failure, FailureKind, HealthCheck, Infrastructure, Layout, Node,
     PlanMode, Region, Routing, Scenario, Service, Slo, Source, Spike, Surprise, Traffic,

@@ -53,8 +53,25 @@ pub struct Scenario {
     pub source: Source,
 }
 
+/// The JSON Schema of the scenario file (its TOML read as JSON): every
+/// table and field with its type, which are required, unknown fields
+/// refused. Editors that use taplo (even-better-toml) complete and check
+/// scenarios with it; the validator's checks of values and references
+/// (`Scenario::parse`) go further.
+pub fn scenario_schema() -> String {
+    let mut schema = schemars::schema_for!(RawScenario);
+    schema.insert("title".into(), "twip scenario".into());
+    schema.insert(
+        "description".into(),
+        "A twip scenario: services, traffic, failures, objectives, infrastructure \
+         (scenarios/README.md documents every field)."
+            .into(),
+    );
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
+}
+
 /// How `twip plan` plans a scenario.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanMode {
     /// One fleet sized for the worst minute.
@@ -141,7 +158,7 @@ pub struct Call {
 }
 
 /// How a service's calls are chosen for one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Routing {
     /// Each call is made independently with its probability, in order.
@@ -151,7 +168,7 @@ pub enum Routing {
 }
 
 /// Load-balancing discipline among healthy replicas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Balancer {
     /// Take turns.
@@ -241,7 +258,7 @@ pub struct Spike {
 }
 
 /// What fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// One replica of a service.
@@ -353,7 +370,7 @@ impl Layout {
 
 // ---------------------------------------------------------------- raw TOML shape
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawScenario {
     name: String,
@@ -377,13 +394,13 @@ struct RawScenario {
     plan: Option<RawPlan>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawPlan {
     mode: PlanMode,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawService {
     name: String,
@@ -435,7 +452,7 @@ fn one() -> u32 {
 }
 
 /// The `dist` of a service time.
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum DistKind {
     Exponential,
@@ -470,7 +487,7 @@ impl DistKind {
 /// A service time as written: one flat table, so that a type error in any
 /// parameter keeps its path (an internally tagged enum would lose it); which
 /// parameters a `dist` takes is checked in [`Cx::dist`].
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawDist {
     dist: DistKind,
@@ -481,7 +498,7 @@ struct RawDist {
     file: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawCall {
     to: String,
@@ -493,14 +510,14 @@ fn one_f() -> f64 {
     1.0
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawHealth {
     interval: String,
     failures: u32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawTraffic {
     entry: String,
@@ -516,7 +533,7 @@ struct RawTraffic {
     surprises: Vec<RawSurprise>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSurprise {
     #[serde(default)]
@@ -526,7 +543,7 @@ struct RawSurprise {
     multiplier: f64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawRegion {
     name: String,
@@ -539,7 +556,7 @@ struct RawRegion {
     profile: Option<Vec<f64>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSpike {
     at: String,
@@ -547,7 +564,7 @@ struct RawSpike {
     multiplier: f64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawFailure {
     kind: FailureKind,
@@ -558,7 +575,7 @@ struct RawFailure {
     target: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSlo {
     p99_ms: Option<f64>,
@@ -567,7 +584,7 @@ struct RawSlo {
     survive: Vec<FailureKind>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawInfra {
     catalog: Option<String>,
@@ -581,7 +598,7 @@ struct RawInfra {
     autoscaling: Option<RawNodeScaling>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawPlacement {
     policy: String,
