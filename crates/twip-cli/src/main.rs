@@ -97,7 +97,7 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the JSON Schema of the scenario format, for editors (taplo, even-better-toml).
+    /// Print the JSON Schema of the scenario format (for editors: taplo, even-better-toml) or of the plan file.
     #[command(after_help = SCHEMA_EXAMPLES)]
     Schema {
         /// The format.
@@ -124,16 +124,20 @@ const SCHEMA_EXAMPLES: &str = "\
 Examples:
   twip schema scenario > scenario.schema.json
   twip schema                                   # the same: the scenario format is the default
+  twip schema plan                              # the plan file (twip plan --out, --format json)
 
 The bundled copy is scenarios/scenario.schema.json: a scenario that starts
 with the line `#:schema ../scenario.schema.json` gets completion and checks
-in editors that use taplo (even-better-toml in VS Code).";
+in editors that use taplo (even-better-toml in VS Code); the plan file's is
+reports/plans/plan.schema.json.";
 
 /// Which schema `twip schema` prints.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum SchemaKind {
     /// The scenario file (TOML).
     Scenario,
+    /// The plan file (JSON).
+    Plan,
 }
 
 const MAN_EXAMPLES: &str = "\
@@ -246,6 +250,7 @@ fn run(cli: Cli) -> CmdResult {
         Command::Schema { of } => {
             match of {
                 SchemaKind::Scenario => outln!("{}", twip_model::scenario_schema()),
+                SchemaKind::Plan => outln!("{}", twip_model::plan_schema()),
             }
             Ok(ExitCode::SUCCESS)
         }

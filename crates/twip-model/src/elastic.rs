@@ -69,7 +69,7 @@ pub enum Rule {
 }
 
 /// "`datapoints` of the last `periods` periods": a CloudWatch alarm's rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Alarm {
     /// Periods that must breach.
     pub datapoints: u32,

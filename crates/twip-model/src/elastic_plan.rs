@@ -15,7 +15,7 @@ use crate::plan::{Loss, RejectionKind};
 use crate::Scenario;
 
 /// The elastic part of a plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ElasticPlan {
     /// Per elastic service, its policy (services not listed keep the plan's
     /// fixed `replicas`).
@@ -40,7 +40,7 @@ pub struct ElasticPlan {
 
 /// A service's autoscaling policy, as `[service.autoscaling]` and
 /// `[[service.schedule]]` write it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServicePolicy {
     /// The floor: the fewest replicas outside scheduled actions.
     pub min: u32,
@@ -142,7 +142,7 @@ impl ServicePolicy {
 }
 
 /// A scheduled action of a plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlannedAction {
     /// Scenario time (s).
     pub at_s: f64,
@@ -159,7 +159,7 @@ pub struct PlannedAction {
 }
 
 /// Why a scheduled action fires when it does.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ActionPurpose {
     /// Raises the floor `lead_s` ahead of a known spike, so that nodes
@@ -185,7 +185,7 @@ pub enum ActionPurpose {
 }
 
 /// The capacity provider's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NodePolicy {
     /// Instance type.
     pub instance_type: String,
@@ -204,7 +204,7 @@ pub struct NodePolicy {
 }
 
 /// What the elastic plan costs.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ElasticCost {
     /// Node-hours of the simulated day.
     pub node_hours: f64,
@@ -228,7 +228,7 @@ pub struct ElasticCost {
 }
 
 /// How the failure cases were simulated.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseWindow {
     /// Simulated time before the loss (s), not measured: the controller's
     /// history and the counts settle.
@@ -238,7 +238,7 @@ pub struct CaseWindow {
 }
 
 /// When a case's failure happens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Moment {
     /// The whole day with the scenario's own failures.
@@ -274,7 +274,7 @@ impl Moment {
 }
 
 /// One simulated case of an elastic plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ElasticCase {
     /// When.
     pub moment: Moment,
@@ -297,7 +297,7 @@ pub struct ElasticCase {
 }
 
 /// An unforeseen surge as a case simulated it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Surge {
     /// Rate multiplier.
     pub multiplier: f64,
@@ -351,7 +351,7 @@ pub fn utc(at_s: f64, start_hour_utc: f64) -> String {
 pub const UNBOUNDED_P99_MS: f64 = 1e9;
 
 /// A rejected elastic candidate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ElasticRejected {
     /// Per elastic service: floor, target, scheduled floor, lead (s).
     pub services: BTreeMap<String, CandidatePolicy>,
@@ -385,7 +385,7 @@ pub struct ElasticRejected {
 }
 
 /// The searched parameters of one service in a candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CandidatePolicy {
     /// Floor.
     pub min: u32,
@@ -482,7 +482,7 @@ impl ElasticRejected {
 }
 
 /// The simulated day, on the report's interval grid.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DayTimeline {
     /// Start of each interval (s).
     pub start_s: Vec<f64>,
@@ -505,7 +505,7 @@ pub struct DayTimeline {
 }
 
 /// Replicas over the day.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReplicaSeries {
     /// The count the scheduler works towards.
     pub desired: Vec<u32>,
@@ -514,7 +514,7 @@ pub struct ReplicaSeries {
 }
 
 /// A scaling event of the simulated day.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlannedEvent {
     /// When (s).
     pub at_s: f64,

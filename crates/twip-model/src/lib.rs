@@ -24,6 +24,7 @@ mod scenario;
 pub use catalog::{Catalog, CatalogRegion, InstanceType};
 pub use dist::Dist;
 pub use error::Error;
+pub use plan::plan_schema;
 pub use plan::{
     group_rejected, Cost, Loss, Mismatch, Placement, Plan, PlanNode, Rejected, RejectedGroup,
     RejectionKind, Verification,

@@ -14,7 +14,7 @@ use crate::{Error, Layout, Node, Scenario};
 pub const HOURS_PER_MONTH: f64 = 730.0;
 
 /// A capacity plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     /// Scenario name.
     pub scenario: String,
@@ -49,7 +49,7 @@ pub struct Plan {
 }
 
 /// A node of a plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanNode {
     /// Unique id (`node-1`).
     pub id: String,
@@ -66,7 +66,7 @@ pub struct PlanNode {
 }
 
 /// One replica on one node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Placement {
     /// Service name.
     pub service: String,
@@ -77,7 +77,7 @@ pub struct Placement {
 }
 
 /// The price of a plan.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Cost {
     /// USD per hour.
     pub hourly_usd: f64,
@@ -99,7 +99,9 @@ impl Cost {
 }
 
 /// What a verification case takes away: nothing, one node, or one zone.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Loss {
     /// The baseline: nothing fails.
@@ -168,7 +170,7 @@ impl std::fmt::Display for Loss {
 }
 
 /// One simulated case of a plan's verification.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verification {
     /// `baseline`, `lose node-3 (us-east-1a)`, `lose zone us-east-1b`
     /// (for display; [`Verification::loss`] is the same as data).
@@ -192,7 +194,19 @@ pub struct Verification {
 }
 
 /// Why the planner rejected a candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectionKind {
     /// The replicas do not fit on the nodes (vCPU, memory, packing).
@@ -224,7 +238,7 @@ impl RejectionKind {
 }
 
 /// A candidate the search rejected: what it was, what it costs, why it failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Rejected {
     /// `3 x m5.large (app 4, lb 2)`, for display.
     pub candidate: String,
@@ -664,6 +678,15 @@ fn lexical(p: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// The JSON Schema of the plan file (what `twip plan --out` writes and
+/// `twip plan --format json` prints for one policy), generated from
+/// [`Plan`] itself.
+pub fn plan_schema() -> String {
+    let mut schema = schemars::schema_for!(Plan);
+    schema.insert("title".into(), "twip plan".into());
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
 }
 
 #[cfg(test)]

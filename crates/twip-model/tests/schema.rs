@@ -1,6 +1,7 @@
-//! The scenario format's JSON Schema (`twip schema`): the shipped copy is
-//! current, and every bundled scenario fits it (each table and field it
-//! uses is in the schema, with the type the schema says).
+//! The JSON Schemas of the scenario format and the plan file (`twip
+//! schema`): the shipped copies are current, and every bundled scenario and
+//! committed plan fits its schema (each table and field it uses is in the
+//! schema, with the type the schema says).
 
 use std::path::{Path, PathBuf};
 
@@ -69,11 +70,16 @@ fn check(schema: &Value, node: &Value, value: &Value, at: &str, bad: &mut Vec<St
         Value::Object(m) => {
             // The object's properties, wherever the alternatives put them.
             let mut props = Vec::new();
+            // A map's values (`additionalProperties` as a schema).
+            let mut values = None;
             let mut stack = vec![node];
             while let Some(n) = stack.pop() {
                 let n = resolve(schema, n);
                 if let Some(p) = n["properties"].as_object() {
                     props.push(p);
+                }
+                if n["additionalProperties"].is_object() {
+                    values = Some(&n["additionalProperties"]);
                 }
                 for k in ["anyOf", "oneOf", "allOf"] {
                     if let Some(alts) = n[k].as_array() {
@@ -82,7 +88,7 @@ fn check(schema: &Value, node: &Value, value: &Value, at: &str, bad: &mut Vec<St
                 }
             }
             for (k, v) in m {
-                match props.iter().find_map(|p| p.get(k)) {
+                match props.iter().find_map(|p| p.get(k)).or(values) {
                     Some(sub) => check(schema, sub, v, &format!("{at}.{k}"), bad),
                     None => bad.push(format!("{at}.{k}: not in the schema")),
                 }
@@ -140,4 +146,22 @@ fn every_bundled_scenario_fits_the_schema() {
     let wrong = serde_json::json!({ "duration": 24 });
     check(&schema, &schema, &wrong, "", &mut bad);
     assert_eq!(bad.len(), 1, "{bad:?}");
+}
+
+#[test]
+fn the_shipped_plan_schema_is_current_and_the_committed_plans_fit_it() {
+    let shipped = std::fs::read_to_string(root().join("reports/plans/plan.schema.json")).unwrap();
+    assert_eq!(
+        shipped.trim_end(),
+        twip_model::plan_schema(),
+        "regenerate it: twip schema plan > reports/plans/plan.schema.json"
+    );
+    let schema: Value = serde_json::from_str(&twip_model::plan_schema()).unwrap();
+    for name in ["limited-release", "worldwide", "worldwide-elastic"] {
+        let f = root().join(format!("reports/plans/{name}.json"));
+        let plan: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        let mut bad = Vec::new();
+        check(&schema, &schema, &plan, "", &mut bad);
+        assert!(bad.is_empty(), "{}: {bad:#?}", f.display());
+    }
 }
