@@ -1547,3 +1547,44 @@ fn a_node_failure_written_against_the_scenario_keeps_its_meaning_in_a_plan() {
         "{e}"
     );
 }
+
+#[test]
+fn validate_checks_a_plans_node_types_against_its_scenarios_catalog() {
+    let root = crate::common::root();
+    let committed =
+        std::fs::read_to_string(root.join("reports/plans/limited-release.json")).unwrap();
+    let mut plan: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    plan["nodes"][1]["instance_type"] = "c9.huge".into();
+    plan["nodes"][2]["hourly_usd"] = 0.01.into();
+    plan["scenario_file"] = root
+        .join("scenarios/twip/limited-release.toml")
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string()
+        .into();
+    let file = crate::common::write_tmp(
+        "wrong-type.json",
+        &serde_json::to_string_pretty(&plan).unwrap(),
+    );
+    let o = twip(&["validate", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let e = stderr(&o);
+    // The line of the second node's type in the file written.
+    let written = std::fs::read_to_string(&file).unwrap();
+    let line = written
+        .lines()
+        .position(|l| l.contains("\"c9.huge\""))
+        .unwrap()
+        + 1;
+    assert!(
+        e.contains(&format!(
+            "wrong-type.json:{line}: field `nodes[1].instance_type`: c9.huge is not an instance type"
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains("field `nodes[2].hourly_usd`: c5.large costs $0.096/h"),
+        "a price the catalog does not give is a warning: {e}"
+    );
+}

@@ -22,8 +22,9 @@ the capacity provider's type, the placement policy (a built-in name, or a
 plugin file that loads), node failure targets; and as the appliers would:
 each service's image. A plan (.json) is checked in itself and against its
 scenario (the one it names, relative to the plan file, or --scenario): the
-scenario's name, services, region, zones and the replicas it allows.
-Nothing is simulated.
+scenario's name, services, region, zones and the replicas it allows, and
+its node types against the scenario's catalog and allowed types (a price
+the catalog no longer gives is a warning). Nothing is simulated.
 
 Every error names the file, line and field. Warnings (a service that names
 no image) do not fail.
@@ -88,6 +89,7 @@ pub fn run(args: ValidateArgs) -> CmdResult {
             }
             Err(e) => errors.push(e.to_string()),
         }
+        node_type_checks(&plan, &args.file, &scenario, &mut errors, &mut warnings);
         format!(
             "{}: valid: plan of {} nodes for scenario {} ({})",
             args.file.display(),
@@ -185,6 +187,75 @@ fn scenario_checks(
         match p {
             twip_deploy::ImageProblem::Malformed { .. } => errors.push(text),
             twip_deploy::ImageProblem::Unnamed { .. } => warnings.push(text),
+        }
+    }
+}
+
+/// A plan's node types (and an elastic plan's provider type) are ones the
+/// scenario's catalog prices in its region and the scenario allows; a price
+/// that differs from the catalog's is a warning (the catalog changed since).
+fn node_type_checks(
+    plan: &Plan,
+    file: &std::path::Path,
+    scenario: &Scenario,
+    errors: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
+    let Ok(infra) = twip_plan::infra(scenario) else {
+        return; // The scenario's own checks said why.
+    };
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    // The line of the k-th `"key"` of the file: the nodes come first in a
+    // plan file.
+    let line_of = |key: &str, k: usize| {
+        let quoted = format!("\"{key}\"");
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| l.contains(&quoted))
+            .nth(k)
+            .map_or(1, |(i, _)| i + 1)
+    };
+    let known = || {
+        infra
+            .types
+            .iter()
+            .map(|(t, _)| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (k, n) in plan.nodes.iter().enumerate() {
+        match infra.types.iter().find(|(t, _)| t.name == n.instance_type) {
+            None => errors.push(format!(
+                "{}:{}: field `nodes[{k}].instance_type`: {} is not an instance type the scenario \
+                 allows in {} (the catalog prices: {})",
+                file.display(),
+                line_of("instance_type", k),
+                n.instance_type,
+                infra.region,
+                known()
+            )),
+            Some((_, price)) if (price - n.hourly_usd).abs() > 1e-6 => warnings.push(format!(
+                "{}:{}: field `nodes[{k}].hourly_usd`: {} costs ${price}/h in {}'s catalog, the \
+                 plan says ${}/h (re-plan to price it as the catalog does now)",
+                file.display(),
+                line_of("hourly_usd", k),
+                n.instance_type,
+                infra.region,
+                n.hourly_usd
+            )),
+            Some(_) => {}
+        }
+    }
+    if let Some(e) = &plan.elastic {
+        let t = &e.nodes.instance_type;
+        if !infra.types.iter().any(|(x, _)| &x.name == t) {
+            errors.push(format!(
+                "{}: field `elastic.nodes.instance_type`: {t} is not an instance type the scenario \
+                 allows in {} (the catalog prices: {})",
+                file.display(),
+                infra.region,
+                known()
+            ));
         }
     }
 }

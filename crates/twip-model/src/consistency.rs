@@ -442,7 +442,7 @@ pub fn scenario_file(plan: &Plan, plan_path: &Path) -> Option<PathBuf> {
         return Some(f.clone());
     }
     let dir = plan_path.parent().unwrap_or(Path::new(""));
-    let beside = dir.join(f);
+    let beside = crate::plan::lexical(&dir.join(f));
     if beside.is_file() {
         return Some(beside);
     }

@@ -661,7 +661,7 @@ fn ranges(ns: &[u32]) -> String {
 
 /// `p` with each `dir/..` taken out (`reports/plans/../../scenarios/x`
 /// → `scenarios/x`), for the paths twip shows and opens.
-fn lexical(p: &Path) -> PathBuf {
+pub(crate) fn lexical(p: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for c in p.components() {
