@@ -129,7 +129,7 @@ Examples:
 The bundled copy is scenarios/scenario.schema.json: a scenario that starts
 with the line `#:schema ../scenario.schema.json` gets completion and checks
 in editors that use taplo (even-better-toml in VS Code); the plan file's is
-reports/plans/plan.schema.json.";
+reports/plan.schema.json.";
 
 /// Which schema `twip schema` prints.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
