@@ -134,13 +134,33 @@ fn plan(name: &str, policy: &str, app: u32) -> PathBuf {
     p
 }
 
-/// The training scenario with `from` replaced by `to`.
+/// The training scenario over two zones (the plans here put nodes in
+/// us-east-1a and us-east-1b, and a plan must be in its scenario's zones),
+/// with `from` replaced by `to`.
 fn scenario_variant(name: &str, from: &str, to: &str) -> PathBuf {
     let src = std::fs::read_to_string(root().join(SCENARIO)).unwrap();
+    let catalog = root().join("scenarios/catalog/aws-ec2.toml");
+    let src = src
+        .replace(
+            "zones = [\"us-east-1a\"]",
+            "zones = [\"us-east-1a\", \"us-east-1b\"]",
+        )
+        .replace(
+            "\"../catalog/aws-ec2.toml\"",
+            &format!("{:?}", catalog.display().to_string()),
+        );
     assert!(src.contains(from), "{from:?} is in {SCENARIO}");
     let p = tmp(&format!("ecs-{name}.toml"));
     std::fs::write(&p, src.replace(from, to)).unwrap();
     p
+}
+
+/// The training scenario over the plans' two zones (written once: the
+/// tests run in parallel).
+fn scenario() -> PathBuf {
+    static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| scenario_variant("scenario", "name = ", "name = "))
+        .clone()
 }
 
 /// One test's cluster and environment (both unique).
@@ -181,7 +201,7 @@ impl Env {
     }
 
     fn apply(&self, plan: &Path, extra: &[&str]) -> Output {
-        self.apply_via(&self.endpoint, plan, Path::new(SCENARIO), extra)
+        self.apply_via(&self.endpoint, plan, &scenario(), extra)
     }
 
     fn status(&self, plan: &Path) -> Output {
@@ -194,7 +214,7 @@ impl Env {
             "--plan",
             plan.to_str().unwrap(),
             "--scenario",
-            SCENARIO,
+            scenario().to_str().unwrap(),
             "--cluster",
             &self.cluster,
             "--endpoint-url",
@@ -514,7 +534,7 @@ fn placement_follows_the_policy_on_the_wire_and_on_the_service() {
     let o = env.apply_via(
         &proxy.url(),
         &plan("place-zone", "zone-spread", 2),
-        Path::new(SCENARIO),
+        &scenario(),
         &[],
     );
     ok(&o);
@@ -660,7 +680,7 @@ fn a_failed_call_stops_with_a_summary_and_the_next_apply_converges() {
             body: r#"{"__type":"ClientException","message":"injected: the service cannot be created"}"#.into(),
         }],
     );
-    let o = env.apply_via(&proxy.url(), &p, Path::new(SCENARIO), &[]);
+    let o = env.apply_via(&proxy.url(), &p, &scenario(), &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = text(&o);
     assert!(
@@ -707,7 +727,7 @@ fn throttling_is_retried_with_the_sdk_policy() {
     let o = env.apply_via(
         &proxy.url(),
         &plan("throttle", "spread", 2),
-        Path::new(SCENARIO),
+        &scenario(),
         &[],
     );
     ok(&o);
@@ -731,12 +751,7 @@ fn expired_credentials_and_a_dead_endpoint_are_clear_errors() {
             body: r#"{"__type":"ExpiredTokenException","message":"The security token included in the request is expired"}"#.into(),
         }],
     );
-    let o = env.apply_via(
-        &proxy.url(),
-        &plan("creds", "spread", 2),
-        Path::new(SCENARIO),
-        &[],
-    );
+    let o = env.apply_via(&proxy.url(), &plan("creds", "spread", 2), &scenario(), &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains("AWS credentials are missing, invalid or expired (ExpiredTokenException"),
@@ -771,7 +786,7 @@ fn expired_credentials_and_a_dead_endpoint_are_clear_errors() {
     let o = env.apply_via(
         "http://127.0.0.1:1",
         &plan("dead", "spread", 2),
-        Path::new(SCENARIO),
+        &scenario(),
         &[],
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
