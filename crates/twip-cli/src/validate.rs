@@ -204,17 +204,7 @@ fn node_type_checks(
     let Ok(infra) = twip_plan::infra(scenario) else {
         return; // The scenario's own checks said why.
     };
-    let text = std::fs::read_to_string(file).unwrap_or_default();
-    // The line of the k-th `"key"` of the file: the nodes come first in a
-    // plan file.
-    let line_of = |key: &str, k: usize| {
-        let quoted = format!("\"{key}\"");
-        text.lines()
-            .enumerate()
-            .filter(|(_, l)| l.contains(&quoted))
-            .nth(k)
-            .map_or(1, |(i, _)| i + 1)
-    };
+    let line_of = |key: &str, k: usize| twip_model::consistency::plan_key_line(file, key, k);
     let known = || {
         infra
             .types

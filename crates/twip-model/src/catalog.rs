@@ -63,6 +63,13 @@ impl InstanceType {
         self.vcpu * self.burstable_baseline.unwrap_or(1.0)
     }
 
+    /// The millicores replicas may be placed on: the sustained vCPU, to
+    /// the millicore below (the planner's node shapes and the simulator's
+    /// provider nodes both count on this).
+    pub fn usable_cpu_millis(&self) -> u32 {
+        (self.sustained_vcpu() * 1000.0).floor() as u32
+    }
+
     /// Hourly price in `region`, if the catalog has one.
     pub fn price(&self, region: &str) -> Option<f64> {
         self.hourly_usd.get(region).copied()

@@ -228,13 +228,19 @@ fn plan_field(d: &Difference) -> &'static str {
 
 /// The 1-based line of `"field":` in the plan file (1 if unreadable).
 fn plan_line(plan_path: &Path, field: &str) -> usize {
-    std::fs::read_to_string(plan_path)
-        .ok()
-        .and_then(|src| {
-            src.find(&format!("\"{field}\""))
-                .map(|o| line_of_offset(&src, o))
-        })
-        .unwrap_or(1)
+    plan_key_line(plan_path, field, 0)
+}
+
+/// The 1-based line of the `nth` (from 0) `"key"` in the plan file, 1 if
+/// unreadable or absent: the nodes come first in a plan file, so the k-th
+/// `"instance_type"` is node k's.
+pub fn plan_key_line(plan_path: &Path, key: &str, nth: usize) -> usize {
+    let Ok(src) = std::fs::read_to_string(plan_path) else {
+        return 1;
+    };
+    src.match_indices(&format!("\"{key}\""))
+        .nth(nth)
+        .map_or(1, |(o, _)| line_of_offset(&src, o))
 }
 
 /// Refuses a plan made for another scenario: an error at the plan file's

@@ -23,7 +23,7 @@ impl NodeShape {
     pub fn of(t: &InstanceType) -> NodeShape {
         NodeShape {
             instance_type: t.name.clone(),
-            cpu_millis: (t.sustained_vcpu() * 1000.0).floor() as u32,
+            cpu_millis: t.usable_cpu_millis(),
             memory_mib: t.memory_mb,
         }
     }

@@ -73,59 +73,7 @@ fn the_elastic_worldwide_plan_is_minimal_and_saves_forty_percent() {
 
 /// A small elastic scenario (three hours, a launch spike at 2 h, the
 /// daily peak at 19:00 UTC = 3 h in, past the spike).
-const SMALL: &str = r#"
-name = "small-elastic"
-duration = "3h"
-warmup = "10m"
-seed = 5
-
-[[service]]
-name = "app"
-replicas = 4
-workers = 4
-queue_limit = 100
-timeout_ms = 30000
-balancer = "least_connections"
-service_time = { dist = "lognormal", mean_ms = 50, p99_ms = 300 }
-health_check = { interval = "5s", failures = 3 }
-cpu = 2
-memory_mb = 2048
-start_delay = "30s"
-
-[service.autoscaling]
-min = 3
-max = 60
-metric = "cpu"
-target = 0.6
-
-[traffic]
-entry = "app"
-start_hour_utc = 16
-[[traffic.region]]
-name = "eu-west-1"
-peak_rps = 300
-peak_hour_utc = 19
-trough_ratio = 0.2
-[[traffic.spike]]
-at = "2h"
-duration = "10m"
-multiplier = 3
-
-[slo]
-p99_ms = 1000
-max_error_rate = 0.001
-survive = ["zone"]
-
-[infrastructure]
-catalog = "aws-ec2"
-zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
-max_nodes = 60
-
-[infrastructure.autoscaling]
-instance_type = "c5.xlarge"
-max_nodes = 40
-instance_warmup = "2m"
-"#;
+const SMALL: &str = include_str!("../../../tests/data/small-elastic.toml");
 
 fn elastic_plan(src: &str) -> Plan {
     let s = Scenario::parse(src, &root().join("scenarios/small-elastic.toml")).unwrap();

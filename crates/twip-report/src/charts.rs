@@ -2,6 +2,7 @@
 //! Markdown, a bitmap for the PNGs. Every chart is a [`Chart`] value: its
 //! file stem, its title and what it draws.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -239,6 +240,41 @@ fn finite_max(v: impl Iterator<Item = f64>) -> f64 {
     v.filter(|x| x.is_finite()).fold(0.0, f64::max)
 }
 
+/// A chart over the simulated day with a linear y axis from 0 to `ymax`:
+/// the frame and mesh the day charts share.
+fn day_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    p: &Phase,
+    caption: String,
+    y_desc: &str,
+    ymax: f64,
+    y_fmt: &dyn Fn(&f64) -> String,
+) -> Result<
+    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    Box<dyn std::error::Error>,
+>
+where
+    DB::ErrorType: 'static,
+{
+    let (x0, x1) = x_range(p);
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, caption_style())
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(75)
+        .build_cartesian_2d(x0..x1, 0.0..ymax)?;
+    chart
+        .configure_mesh()
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(TRANSPARENT)
+        .x_desc("simulated time (h, UTC)")
+        .y_desc(y_desc)
+        .y_label_formatter(y_fmt)
+        .label_style((FONT, 14))
+        .draw()?;
+    Ok(chart)
+}
+
 fn caption_style() -> TextStyle<'static> {
     (FONT, 20).into_font().color(&BLACK)
 }
@@ -277,24 +313,14 @@ where
             .chain(caps.iter().map(|c| c.1))
             .chain([p.traffic.peak_rps]),
     ) * 1.6; // the legend's room above the capacity lines
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!("{}: request rate vs capacity", p.name),
-            caption_style(),
-        )
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(75)
-        .build_cartesian_2d(x0..x1, 0.0..ymax.max(1.0))?;
-    chart
-        .configure_mesh()
-        .bold_line_style(BLACK.mix(0.12))
-        .light_line_style(TRANSPARENT)
-        .x_desc("simulated time (h, UTC)")
-        .y_desc("requests/s")
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .label_style((FONT, 14))
-        .draw()?;
+    let mut chart = day_chart(
+        root,
+        p,
+        format!("{}: request rate vs capacity", p.name),
+        "requests/s",
+        ymax.max(1.0),
+        &|y| format!("{y:.0}"),
+    )?;
     chart
         .draw_series(LineSeries::new(
             xs.iter().copied().zip(tl.rps.iter().copied()),
@@ -437,22 +463,13 @@ where
     let rate: Vec<f64> = tl.error_rate.iter().map(|e| e * 100.0).collect();
     let slo = p.slo_error_rate.map(|e| e * 100.0);
     let ymax = (finite_max(rate.iter().copied().chain(slo)) * 1.6).max(1e-3);
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!("{}: error rate over the day", p.name),
-            caption_style(),
-        )
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(75)
-        .build_cartesian_2d(x0..x1, 0.0..ymax)?;
-    chart
-        .configure_mesh()
-        .bold_line_style(BLACK.mix(0.12))
-        .light_line_style(TRANSPARENT)
-        .x_desc("simulated time (h, UTC)")
-        .y_desc("errors (% of requests)")
-        .y_label_formatter(&move |y| {
+    let mut chart = day_chart(
+        root,
+        p,
+        format!("{}: error rate over the day", p.name),
+        "errors (% of requests)",
+        ymax,
+        &move |y| {
             if ymax >= 10.0 {
                 format!("{y:.0}")
             } else if ymax >= 0.1 {
@@ -460,9 +477,8 @@ where
             } else {
                 format!("{y:.4}")
             }
-        })
-        .label_style((FONT, 14))
-        .draw()?;
+        },
+    )?;
     let shade = RGBColor(255, 200, 200).mix(0.6);
     let mut first = true;
     for (k, (what, from, to, n)) in p.sim.failures.iter().enumerate() {
@@ -665,24 +681,14 @@ where
     )
     .max(0.01)
         * 1.3;
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!("{}: cost per hour over the day", p.name),
-            caption_style(),
-        )
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(75)
-        .build_cartesian_2d(x0..x1, 0.0..ymax)?;
-    chart
-        .configure_mesh()
-        .bold_line_style(BLACK.mix(0.12))
-        .light_line_style(TRANSPARENT)
-        .x_desc("simulated time (h, UTC)")
-        .y_desc("USD per hour")
-        .y_label_formatter(&|y| format!("{y:.2}"))
-        .label_style((FONT, 14))
-        .draw()?;
+    let mut chart = day_chart(
+        root,
+        p,
+        format!("{}: cost per hour over the day", p.name),
+        "USD per hour",
+        ymax,
+        &|y| format!("{y:.2}"),
+    )?;
     let fixed = RED.stroke_width(2);
     chart
         .draw_series(DashedLineSeries::new(

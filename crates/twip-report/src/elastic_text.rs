@@ -11,7 +11,7 @@ use twip_sim::Cause;
 use crate::charts::{Chart, Kind, Subject};
 use crate::doc::Block;
 use crate::model::{ElasticPhase, Phase};
-use crate::text::{pct, thousands, usd};
+use crate::text::{pct, span, thousands, usd};
 
 /// `cpu at 65 %`, `requests per replica at 1,200 a minute`.
 fn tracking(p: &ServicePolicy) -> String {
@@ -29,15 +29,6 @@ fn tracking(p: &ServicePolicy) -> String {
 /// `UTC HH:MM` of scenario time `at_s`.
 fn clock(p: &Phase, at_s: f64) -> String {
     utc(at_s, p.traffic.start_hour_utc)
-}
-
-/// Minutes, as people say them: `5 min`, `90 s`.
-fn span(s: f64) -> String {
-    if s >= 120.0 || (s >= 60.0 && s % 60.0 == 0.0) {
-        format!("{:.0} min", s / 60.0)
-    } else {
-        format!("{s:.0} s")
-    }
 }
 
 /// The elastic services' replica ranges and the fixed ones' counts:

@@ -45,7 +45,16 @@ pub(crate) fn pct(x: f64) -> String {
 /// A length of time in hours, as people write it: `24 h`, `11 min`,
 /// `1 h 30 min`.
 fn length(h: f64) -> String {
-    let m = (h * 60.0).round() as i64;
+    span(h * 3600.0)
+}
+
+/// A length of time in seconds, as people write it: `45 s`, `90 s`,
+/// `5 min`, `1 h 30 min`.
+pub(crate) fn span(s: f64) -> String {
+    if s < 60.0 || (s < 120.0 && s % 60.0 != 0.0) {
+        return format!("{s:.0} s");
+    }
+    let m = (s / 60.0).round() as i64;
     match (m / 60, m % 60) {
         (0, m) => format!("{m} min"),
         (h, 0) => format!("{h} h"),
@@ -748,6 +757,9 @@ mod tests {
         assert_eq!(length(24.0), "24 h");
         assert_eq!(length(0.18333333333333332), "11 min");
         assert_eq!(length(1.5), "1 h 30 min");
+        assert_eq!(span(45.0), "45 s");
+        assert_eq!(span(90.0), "90 s");
+        assert_eq!(span(300.0), "5 min");
         assert_eq!(pct(0.001), "0.10 %");
     }
 }

@@ -76,12 +76,12 @@ pub struct NodeType {
 }
 
 impl NodeType {
-    /// What a node of `t` offers replicas (its sustained vCPU, to the
-    /// millicore below; its memory) at `usd_per_hour`.
+    /// What a node of `t` offers replicas (its usable millicores, its
+    /// memory) at `usd_per_hour`.
     pub fn of(t: &twip_model::InstanceType, usd_per_hour: f64) -> NodeType {
         NodeType {
             name: t.name.clone(),
-            vcpu: (t.sustained_vcpu() * 1000.0).floor() / 1000.0,
+            vcpu: f64::from(t.usable_cpu_millis()) / 1000.0,
             memory_mb: f64::from(t.memory_mb),
             usd_per_hour,
         }

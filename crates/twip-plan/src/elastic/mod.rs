@@ -786,10 +786,7 @@ impl<'a> Search<'a> {
             .par_iter()
             .map(|case| {
                 let init = m.initial((case.at_s - LEAD_S).max(0.0));
-                let mut w = window::scenario(&v, &init, case.at_s, case.failure.clone());
-                if let Some(g) = case.surge {
-                    window::surge(&mut w, case.at_s, g.duration_s, g.multiplier);
-                }
+                let w = window::scenario(&v, &init, case.at_s, case.failure.clone(), case.surge);
                 let (j, _) = window::judge(&w, &opts, daily)?;
                 Ok(self.verdict(case, j))
             })

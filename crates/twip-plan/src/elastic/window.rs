@@ -5,6 +5,7 @@
 //! controller has at that moment.
 
 use twip_model::elastic::When;
+use twip_model::elastic_plan::Surge;
 use twip_model::{Failure, FailureKind, Scenario, Spike};
 use twip_sim::{Options, SimReport};
 
@@ -25,12 +26,14 @@ pub(crate) struct Judged {
 
 /// `s` (the candidate's policies applied) from `loss_at - LEAD_S` to
 /// `loss_at + AFTER_S`, starting at `initial` replicas, losing `loss`
-/// (kind and target) at `loss_at` for good.
+/// (kind and target) at `loss_at` for good, and with `surge` (an
+/// unforeseen one) starting then.
 pub(crate) fn scenario(
     s: &Scenario,
     initial: &[u32],
     loss_at: f64,
     loss: Option<(FailureKind, Option<String>)>,
+    surge: Option<Surge>,
 ) -> Scenario {
     let start = (loss_at - LEAD_S).max(0.0);
     let lead = loss_at - start;
@@ -51,6 +54,13 @@ pub(crate) fn scenario(
             })
         })
         .collect();
+    if let Some(g) = surge {
+        v.traffic.spikes.push(Spike {
+            at_s: lead,
+            duration_s: g.duration_s,
+            multiplier: g.multiplier,
+        });
+    }
     for (sv, &n) in v.services.iter_mut().zip(initial) {
         sv.replicas = n;
         let Some(a) = sv.autoscaling.as_mut() else {
@@ -94,17 +104,6 @@ pub(crate) fn scenario(
     v.warmup_s = lead;
     v.duration_s = end;
     v
-}
-
-/// Adds an unforeseen surge at scenario time `at_s` to the window `w` cut
-/// by [`scenario`] around it (so at `at_s - start` of the window).
-pub(crate) fn surge(w: &mut Scenario, at_s: f64, duration_s: f64, multiplier: f64) {
-    let start = (at_s - LEAD_S).max(0.0);
-    w.traffic.spikes.push(Spike {
-        at_s: at_s - start,
-        duration_s,
-        multiplier,
-    });
 }
 
 /// Simulates a case scenario and judges it: the p99 over the measured
@@ -169,6 +168,7 @@ mod tests {
             &init,
             15.0 * 3600.0 + 120.0,
             Some((FailureKind::Zone, Some("us-east-1a".into()))),
+            None,
         );
         assert_eq!(v.warmup_s, LEAD_S);
         assert_eq!(v.duration_s, LEAD_S + AFTER_S);
