@@ -151,6 +151,35 @@ fn an_elastic_scenario_prints_its_scaling_events_and_node_cost() {
         "{text}"
     );
     assert!(text.contains("nodes (c5.xlarge): up to"), "{text}");
+    // The scale-out's replicas were placed by the scenario's policy: each
+    // names its node and that node's zone, spread over the three zones.
+    let started: Vec<&serde_json::Value> = e["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["state"] == "starting")
+        .collect();
+    assert!(!started.is_empty());
+    let zones: std::collections::BTreeSet<&str> = started
+        .iter()
+        .map(|c| {
+            assert!(c["node"].as_str().unwrap().starts_with("node-"), "{c}");
+            c["zone"].as_str().unwrap()
+        })
+        .collect();
+    assert!(zones.len() >= 2, "{zones:?}");
+    // A policy that cannot be loaded is a clear error, and nothing is printed.
+    let o = twip(&[
+        "simulate",
+        path,
+        "--duration",
+        "20m",
+        "--policy",
+        "no-such-policy.wasm",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    assert!(stderr(&o).contains("no-such-policy.wasm"), "{}", stderr(&o));
     // Fixed scenarios have no elastic part in their JSON.
     let fixed = json(&twip(&[
         "simulate",

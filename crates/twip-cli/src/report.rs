@@ -69,6 +69,11 @@ pub fn run(args: ReportArgs) -> CmdResult {
         duration_s: args.duration,
         command,
         progress: Some(progress.clone()),
+        // An elastic day's waiting replicas are placed by the plan's policy.
+        placers: Some(twip_report::PlacerLoader(Arc::new(|s, policy| {
+            twip_plan::request::PolicyPlacer::for_scenario(s, Some(policy))
+                .map_err(|e| e.to_string())
+        }))),
         ..twip_report::Options::default()
     };
     let started = Instant::now();

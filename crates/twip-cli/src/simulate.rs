@@ -58,6 +58,11 @@ pub struct SimulateArgs {
     /// another scenario is refused.
     #[arg(long, value_name = "PLAN.json")]
     pub plan: Option<PathBuf>,
+    /// Placement policy for the replicas a capacity provider
+    /// (`[infrastructure.autoscaling]`) places during the run: a built-in
+    /// name or a .wasm plugin (default: the scenario's `[placement] policy`).
+    #[arg(long, value_name = "NAME|PLUGIN.wasm")]
+    pub policy: Option<String>,
 }
 
 /// Runs `twip simulate`: exit 0 when every SLO is met, 2 when one is not, 1 on bad input.
@@ -119,8 +124,15 @@ pub fn run(args: SimulateArgs) -> CmdResult {
         Ok(t) => t,
         Err(e) => return err(e),
     };
+    // Its waiting replicas are placed by the scenario's policy.
+    let placer =
+        match twip_plan::request::PolicyPlacer::for_scenario(&scenario, args.policy.as_deref()) {
+            Ok(p) => p,
+            Err(e) => return err(e),
+        };
     let opts = Options {
         node_type,
+        placer,
         layout,
         seed: args.seed,
         replications: args.replications,

@@ -163,3 +163,101 @@ pub fn for_scenario(
     let replicas: Vec<u32> = s.services.iter().map(|sv| sv.replicas).collect();
     Ok(build(s, &zones, &shape, nodes, &replicas))
 }
+
+/// The scenario's placement policy as an elastic run's [`twip_sim::Placer`]:
+/// a capacity provider's waiting replicas are placed by the plugin, with
+/// the replicas that already run passed in as `existing`. The host checks
+/// every answer (existing replicas kept, capacity, the request's indices).
+pub struct PolicyPlacer {
+    plugin: std::sync::Mutex<twip_policy::Plugin>,
+}
+
+impl PolicyPlacer {
+    /// Loads `policy` (a built-in name or a `.wasm` path, relative paths
+    /// from `base`) for the simulator.
+    pub fn load(policy: &str, base: &std::path::Path) -> Result<twip_sim::PlacerRef, PlanError> {
+        let host = twip_policy::Host::new().map_err(|source| PlanError::Policy {
+            policy: policy.to_string(),
+            source: Box::new(source),
+        })?;
+        let plugin = crate::load_policy(&host, policy, base)?;
+        Ok(twip_sim::PlacerRef(std::sync::Arc::new(PolicyPlacer {
+            plugin: std::sync::Mutex::new(plugin),
+        })))
+    }
+
+    /// The placer an elastic run of `s` needs: the scenario's policy (or
+    /// `policy`) when it has a capacity provider, `None` otherwise (without
+    /// one, capacity is no constraint and nothing is placed on nodes).
+    pub fn for_scenario(
+        s: &Scenario,
+        policy: Option<&str>,
+    ) -> Result<Option<twip_sim::PlacerRef>, PlanError> {
+        if s.infrastructure.autoscaling.is_none() {
+            return Ok(None);
+        }
+        let base = s.path.parent().unwrap_or(std::path::Path::new(""));
+        PolicyPlacer::load(policy.unwrap_or(&s.policy), base).map(Some)
+    }
+}
+
+impl twip_sim::Placer for PolicyPlacer {
+    fn place(&self, req: &twip_sim::PlaceRequest) -> Result<Vec<u32>, twip_sim::Refusal> {
+        let asked = Request {
+            zones: req.zones.clone(),
+            instance_types: vec![req.instance_type.clone()],
+            nodes: req
+                .nodes
+                .iter()
+                .map(|n| twip_policy::Node {
+                    id: n.id.clone(),
+                    instance_type: 0,
+                    zone: n.zone,
+                    cpu_millis: n.cpu_millis,
+                    memory_mib: n.memory_mib,
+                    labels: Vec::new(),
+                })
+                .collect(),
+            services: req
+                .services
+                .iter()
+                .map(|sv| twip_policy::Service {
+                    name: sv.name.clone(),
+                    replicas: sv.replicas,
+                    cpu_millis: sv.cpu_millis,
+                    memory_mib: sv.memory_mib,
+                    spread: Some(Topology::Node),
+                    anti_affinity: None,
+                    existing: sv.existing.clone(),
+                })
+                .collect(),
+        };
+        // A poisoned lock only means another run panicked mid-call; the
+        // plugin's store is re-armed on every call.
+        let mut plugin = self.plugin.lock().unwrap_or_else(|e| e.into_inner());
+        match plugin.place(&asked) {
+            Ok(answer) => {
+                // The host checked that the existing replicas are kept: the
+                // new ones are what is left of the target's answer.
+                let mut left = req.services[req.target].existing.clone();
+                let mut new = Vec::new();
+                for &n in &answer[req.target] {
+                    match left.iter().position(|&e| e == n) {
+                        Some(i) => {
+                            left.swap_remove(i);
+                        }
+                        None => new.push(n),
+                    }
+                }
+                Ok(new)
+            }
+            Err(twip_policy::PolicyError::Refused { kind, .. })
+                if kind == twip_policy::ErrorKind::InsufficientCapacity.as_str()
+                    || kind == twip_policy::ErrorKind::Unsatisfiable.as_str() =>
+            {
+                Err(twip_sim::Refusal::NoRoom)
+            }
+            Err(e) => Err(twip_sim::Refusal::Failed(e.to_string())),
+        }
+    }
+}

@@ -393,6 +393,7 @@ pub fn run_case(
         progress: None,
         segments: Some(1),
         node_type: None,
+        placer: None,
     };
     let r = match twip_sim::simulate(&v, &opts) {
         Ok(r) => r,

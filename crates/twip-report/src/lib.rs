@@ -97,6 +97,26 @@ pub struct Options {
     pub command: String,
     /// Counters for a progress bar, updated as the phases are built.
     pub progress: Option<Arc<Progress>>,
+    /// Loads a plan's placement policy for the replicas a capacity
+    /// provider places during its day; `None`: the simulator's built-in rule.
+    pub placers: Option<PlacerLoader>,
+}
+
+/// Gives the placer of a scenario's elastic day from the plan's policy
+/// (a built-in name or a `.wasm` path): `Ok(None)` when the day needs
+/// none. The report has no plugin host of its own; the CLI brings one.
+#[derive(Clone)]
+pub struct PlacerLoader(pub Arc<LoadPlacer>);
+
+/// What a [`PlacerLoader`] calls: the scenario, the plan's policy.
+pub type LoadPlacer = dyn Fn(&twip_model::Scenario, &str) -> Result<Option<twip_sim::PlacerRef>, String>
+    + Send
+    + Sync;
+
+impl std::fmt::Debug for PlacerLoader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlacerLoader(..)")
+    }
 }
 
 /// How far [`Report::build`] is: the phase being built and how much of
@@ -120,6 +140,7 @@ impl Default for Options {
             duration_s: None,
             command: "twip report ...".into(),
             progress: None,
+            placers: None,
         }
     }
 }

@@ -405,8 +405,16 @@ fn simulate_day(
     layout: Layout,
     opts: &Options,
 ) -> Result<(SimReport, Timeline), ReportError> {
+    let placer = match &opts.placers {
+        Some(load) => (load.0)(scenario, &plan.policy).map_err(|message| ReportError::Sim {
+            path: path.to_path_buf(),
+            message,
+        })?,
+        None => None,
+    };
     let sim_opts = twip_sim::Options {
         node_type: node_type(path, scenario, plan)?,
+        placer,
         seed: opts.seed,
         replications: 1,
         layout: Some(layout),

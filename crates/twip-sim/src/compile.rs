@@ -181,10 +181,14 @@ pub(crate) struct ElasticModel {
     pub start_hour_utc: f64,
     /// The controller's tick: the greatest period dividing every service's.
     pub tick_s: f64,
+    /// The caller's placement policy (with a capacity provider); `None`:
+    /// the built-in rule.
+    pub placer: Option<crate::PlacerRef>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct ElasticSvc {
+    pub name: String,
     pub auto: Option<Autoscaling>,
     pub schedule: Vec<ScheduledAction>,
     pub start_delay_s: f64,
@@ -327,6 +331,7 @@ impl ElasticModel {
                 .iter()
                 .zip(&layout.replica_node)
                 .map(|(sv, reps)| ElasticSvc {
+                    name: sv.name.clone(),
                     auto: sv.autoscaling.clone(),
                     schedule: sv.schedule.clone(),
                     start_delay_s: sv.start_delay_s,
@@ -349,6 +354,7 @@ impl ElasticModel {
                 .collect(),
             start_hour_utc: s.traffic.start_hour_utc,
             tick_s,
+            placer: None,
         })
     }
 }

@@ -150,6 +150,8 @@ pub(crate) struct RunStats {
     pub unstable: Option<Unstable>,
     /// Measured time simulated (s): the window, or up to an unstable stop.
     pub measured_s: f64,
+    /// When and why the placement policy failed (the run stopped there).
+    pub placement_error: Option<(f64, String)>,
 }
 
 /// Requests that arrived in the measured window and were still in the
@@ -375,6 +377,7 @@ impl<'m> Run<'m> {
                 unfinished: Unfinished::default(),
                 unstable: None,
                 measured_s: 0.0,
+                placement_error: None,
             },
             lat_buf: Vec::with_capacity(LAT_BUF),
             lat_batch: 0,
@@ -469,6 +472,10 @@ impl<'m> Run<'m> {
                     if self.s.unstable.is_some() {
                         break;
                     }
+                }
+                // The run's result is an error: no point going on.
+                if self.s.placement_error.is_some() {
+                    break;
                 }
             }
         }

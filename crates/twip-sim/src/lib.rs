@@ -18,6 +18,7 @@ mod compile;
 mod engine;
 mod heap;
 mod lc;
+pub mod placer;
 mod report;
 pub mod sizing;
 
@@ -31,6 +32,7 @@ use rayon::prelude::*;
 use twip_model::{Layout, Scenario};
 
 pub use compile::Sampler;
+pub use placer::{PlaceNode, PlaceRequest, PlaceService, Placer, PlacerRef, Refusal};
 pub use report::{
     Cause, Censored, Ci95, Elasticity, FailureReport, Latency, NodeCapacity, ReplicaChange,
     ReplicaState, ScalingEvent, ServiceCapacity, ServiceCi95, ServiceReport, SimReport, SloReport,
@@ -60,6 +62,10 @@ pub struct Options {
     /// The size and price of a node of the scenario's capacity provider
     /// (`[infrastructure.autoscaling]`), resolved from its catalog.
     pub node_type: Option<NodeType>,
+    /// Where a capacity provider's new replicas go: the scenario's placement
+    /// policy, loaded by the caller; `None` places with the built-in rule
+    /// (spread over zones, then the fullest node that fits).
+    pub placer: Option<PlacerRef>,
 }
 
 /// A node type's size and price, for elastic capacity.
@@ -99,6 +105,7 @@ impl Default for Options {
             progress: None,
             segments: None,
             node_type: None,
+            placer: None,
         }
     }
 }
@@ -112,6 +119,15 @@ pub enum SimError {
     /// Bad options.
     #[error("{0}")]
     Options(String),
+    /// The placement policy failed during an elastic run (not a refusal:
+    /// a refused replica waits for capacity).
+    #[error("placement policy failed at {at_s} s of simulated time: {message}")]
+    Placement {
+        /// When (s of simulated time).
+        at_s: f64,
+        /// What the policy or its host said.
+        message: String,
+    },
 }
 
 /// Simulates `scenario` and reports what happened.
@@ -134,7 +150,10 @@ pub fn simulate(scenario: &Scenario, opts: &Options) -> Result<SimReport, SimErr
         Some(l) => l.clone(),
         None => Layout::one_node_per_replica(scenario),
     };
-    let model = compile::Model::new(scenario, &layout, opts.node_type.as_ref())?;
+    let mut model = compile::Model::new(scenario, &layout, opts.node_type.as_ref())?;
+    if let Some(e) = model.elastic.as_mut() {
+        e.placer = opts.placer.clone();
+    }
     let seed = opts.seed.unwrap_or(scenario.seed);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let windows = windows(scenario, opts);
@@ -156,6 +175,10 @@ pub fn simulate(scenario: &Scenario, opts: &Options) -> Result<SimReport, SimErr
             )
         })
         .collect();
+    // The first failure of the placement policy, in replication order.
+    if let Some((at_s, message)) = done.iter().find_map(|(_, s)| s.placement_error.clone()) {
+        return Err(SimError::Placement { at_s, message });
+    }
     let mut runs: Vec<engine::RunStats> = Vec::new();
     for (rep, stats) in done.drain(..) {
         if rep == runs.len() {

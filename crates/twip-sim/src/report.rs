@@ -93,6 +93,12 @@ pub struct ReplicaChange {
     pub replica: u32,
     /// The new state.
     pub state: ReplicaState,
+    /// The node it was placed on (when it starts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// That node's zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
 }
 
 /// A replica's state under elastic capacity.
@@ -936,9 +942,12 @@ fn elasticity(
     let replicas = first
         .changes
         .iter()
-        .map(|&(t, r, state)| {
+        .map(|&(t, r, state, node)| {
             let svc = m.replica_svc[r as usize] as usize;
+            let placed = first.node_ids.get(node as usize);
             ReplicaChange {
+                node: placed.map(|(id, _)| id.clone()),
+                zone: placed.and_then(|&(_, z)| s.infrastructure.zones.get(z as usize).cloned()),
                 at_s: t,
                 service: s.services[svc].name.clone(),
                 replica: r - m.svcs[svc].first_replica,

@@ -126,6 +126,8 @@ struct Search<'a> {
     given: Vec<Autoscaling>,
     model: fluid::Model,
     node: twip_sim::NodeType,
+    /// The plan's placement policy, placing the provider's waiting replicas.
+    placer: twip_sim::PlacerRef,
     ns: NodePolicy,
     /// The scenario's provider target capacity (percent).
     given_target: f64,
@@ -367,6 +369,10 @@ impl<'a> Search<'a> {
         } else {
             vec![(Loss::None, None)]
         };
+        let placer = crate::request::PolicyPlacer::load(
+            &base.policy,
+            s.path.parent().unwrap_or(std::path::Path::new("")),
+        )?;
         Ok(Search {
             s,
             base,
@@ -376,6 +382,7 @@ impl<'a> Search<'a> {
             given,
             model,
             node,
+            placer,
             given_target: ns.target_capacity,
             ns,
             moments,
@@ -767,6 +774,7 @@ impl<'a> Search<'a> {
             progress: None,
             segments: Some(1),
             node_type: Some(self.node.clone()),
+            placer: Some(self.placer.clone()),
         }
     }
 

@@ -210,8 +210,11 @@ pub(crate) struct ElasticStats {
     pub failure_descriptions: Vec<Option<String>>,
     /// Replicas each failure killed.
     pub failure_replicas: Vec<usize>,
-    /// Every change of a replica's state: time, replica, new state.
-    pub changes: Vec<(f64, u32, Slot)>,
+    /// Every change of a replica's state: time, replica, new state, and
+    /// the node it was placed on when it starts ([`NONE`] otherwise).
+    pub changes: Vec<(f64, u32, Slot, u32)>,
+    /// Every node of the run: its id and zone.
+    pub node_ids: Vec<(String, u32)>,
     /// Running-replica seconds per service before the measured window.
     pub replica_s_warmup: Vec<f64>,
 }
@@ -260,7 +263,12 @@ impl State {
     fn set(&mut self, r: u32, to: Slot, now: f64) -> Slot {
         let was = std::mem::replace(&mut self.slot[r as usize], to);
         if was != to {
-            self.stats.changes.push((now, r, to));
+            let node = if to == Slot::Starting {
+                self.node_of[r as usize]
+            } else {
+                NONE
+            };
+            self.stats.changes.push((now, r, to, node));
         }
         was
     }
@@ -399,9 +407,14 @@ impl Run<'_> {
                             None => self.virtual_node(svc as u32),
                         }
                     }
-                    Some(_) => match self.find_node(svc as u32) {
+                    Some(_) => match self.provider_node(svc as u32) {
                         Some(n) => n,
-                        None => self.new_node(NodeState::Up),
+                        None => {
+                            let n = self.new_node(NodeState::Up);
+                            // The initial replicas run: on the node made
+                            // for them if the policy still finds no room.
+                            self.provider_node(svc as u32).unwrap_or(n)
+                        }
                     },
                 };
                 self.assign(r, node);
@@ -495,6 +508,108 @@ impl Run<'_> {
                     .then(nb.mem.total_cmp(&na.mem))
                     .then(a.cmp(&b))
             })
+    }
+
+    /// A capacity provider's node with room for a replica of `svc`: the
+    /// caller's placement policy's choice, or the built-in rule's.
+    fn provider_node(&mut self, svc: u32) -> Option<u32> {
+        if em!(self).placer.is_some() {
+            self.policy_node(svc)
+        } else {
+            self.find_node(svc)
+        }
+    }
+
+    /// Asks the caller's placement policy where one more replica of `svc`
+    /// goes, given every replica that runs on the usable nodes. A refusal
+    /// leaves it waiting; a failure stops the run with its message.
+    fn policy_node(&mut self, svc: u32) -> Option<u32> {
+        let m = self.m;
+        let em = m.elastic.as_ref()?;
+        let placer = em.placer.as_ref()?;
+        let (_, ty) = em.nodes.as_ref()?;
+        let st = self.el.as_deref()?;
+        let millis = |cpu: f64| (cpu * 1000.0).ceil() as u32;
+        let (node_cpu, node_mem) = (
+            (ty.vcpu * 1000.0).round() as u32,
+            ty.memory_mb.floor() as u32,
+        );
+        let mut index = vec![NONE; st.nodes.len()];
+        let mut sim_node = Vec::new();
+        let mut nodes = Vec::new();
+        for (n, node) in st.nodes.iter().enumerate() {
+            if node.state == NodeState::Up
+                && node.failed == 0
+                && st.zone_down[node.zone as usize] == 0
+            {
+                index[n] = nodes.len() as u32;
+                sim_node.push(n as u32);
+                nodes.push(crate::PlaceNode {
+                    id: node.id.clone(),
+                    zone: node.zone,
+                    cpu_millis: node_cpu,
+                    memory_mib: node_mem,
+                });
+            }
+        }
+        let mut existing = vec![Vec::new(); m.svcs.len()];
+        for (r, &node) in st.node_of.iter().enumerate() {
+            if node == NONE || index[node as usize] == NONE {
+                continue;
+            }
+            let i = index[node as usize];
+            let s = m.replica_svc[r] as usize;
+            if matches!(st.slot[r], Slot::Starting | Slot::InService) {
+                existing[s].push(i);
+            } else {
+                // Held by a replica the policy does not see (draining, dead).
+                let n = &mut nodes[i as usize];
+                n.cpu_millis = n.cpu_millis.saturating_sub(millis(em.svcs[s].cpu));
+                n.memory_mib = n
+                    .memory_mib
+                    .saturating_sub(em.svcs[s].memory_mb.ceil() as u32);
+            }
+        }
+        let mut services = Vec::new();
+        let mut target = 0;
+        for (s, existing) in existing.into_iter().enumerate() {
+            if existing.is_empty() && s != svc as usize {
+                continue;
+            }
+            if s == svc as usize {
+                target = services.len();
+            }
+            let es = &em.svcs[s];
+            services.push(crate::PlaceService {
+                name: es.name.clone(),
+                replicas: existing.len() as u32 + u32::from(s == svc as usize),
+                cpu_millis: millis(es.cpu),
+                memory_mib: es.memory_mb.ceil() as u32,
+                existing,
+            });
+        }
+        let req = crate::PlaceRequest {
+            zones: em.zones.clone(),
+            instance_type: ty.name.clone(),
+            nodes,
+            services,
+            target,
+        };
+        let failed = match placer.0.place(&req) {
+            Ok(new) => match new.as_slice() {
+                [i] if (*i as usize) < sim_node.len() => return Some(sim_node[*i as usize]),
+                _ => format!(
+                    "asked for 1 replica of {}, the policy answered {} node(s): {new:?}",
+                    em.svcs[svc as usize].name,
+                    new.len()
+                ),
+            },
+            Err(crate::Refusal::NoRoom) => return None,
+            Err(crate::Refusal::Failed(message)) => message,
+        };
+        let now = self.now;
+        self.s.placement_error.get_or_insert((now, failed));
+        None
     }
 
     /// A new node of the capacity provider, in the live zone with the fewest nodes.
@@ -845,7 +960,7 @@ impl Run<'_> {
     fn try_place(&mut self, r: u32) {
         let svc = self.m.replica_svc[r as usize];
         let node = if em!(self).nodes.is_some() {
-            self.find_node(svc)
+            self.provider_node(svc)
         } else if self.zone_for(svc).is_some() {
             Some(self.virtual_node(svc))
         } else {
@@ -1129,9 +1244,14 @@ impl Run<'_> {
     }
 
     fn place_pending(&mut self) {
+        // A service refused once in a pass is refused again (nothing has
+        // changed for it): the rest of its waiting replicas keep waiting.
+        let mut refused = vec![false; self.m.svcs.len()];
         for r in 0..self.m.replica_svc.len() as u32 {
-            if st!(self).slot[r as usize] == Slot::Pending {
+            let svc = self.m.replica_svc[r as usize] as usize;
+            if st!(self).slot[r as usize] == Slot::Pending && !refused[svc] {
                 self.try_place(r);
+                refused[svc] = st!(self).slot[r as usize] == Slot::Pending;
             }
         }
     }
@@ -1335,6 +1455,7 @@ impl Run<'_> {
             let last = st.stats.nodes.last().copied().unwrap_or_default();
             st.stats.nodes.resize(buckets, last);
         }
+        st.stats.node_ids = st.nodes.iter().map(|n| (n.id.clone(), n.zone)).collect();
         st.stats
     }
 }
