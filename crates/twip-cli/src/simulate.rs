@@ -331,6 +331,16 @@ fn table(r: &SimReport, has_slo: bool) -> String {
                 f.what, f.at_s, f.replicas, f.errors
             );
         }
+        for (name, s) in &r.services {
+            if s.connect_failures > 0 {
+                let _ = writeln!(
+                    o,
+                    "{name}: {} connections to a dead replica failed after the connect timeout \
+                     (retried on another replica, or the request's error)",
+                    s.connect_failures
+                );
+            }
+        }
     }
     if let Some(e) = &r.elastic {
         elastic_table(&mut o, e);

@@ -192,6 +192,15 @@ fn front_script() -> String {
     )
 }
 
+/// A length of time as nginx reads it: whole seconds, else milliseconds.
+fn nginx_time(s: f64) -> String {
+    if s.fract() == 0.0 {
+        format!("{s:.0}s")
+    } else {
+        format!("{:.0}ms", s * 1e3)
+    }
+}
+
 /// nginx configuration of the front and its marker: one upstream per
 /// service it calls, `/NAME/` routed to each, `/` to the last call,
 /// `/twip-health` for checks, and a server on [`FRONT_SOCKET`] that answers
@@ -210,12 +219,30 @@ pub fn proxy_conf(scenario: &Scenario, containers: &[Spec]) -> (String, String) 
             .map(|c| c.name.as_str())
             .collect();
         marker.push_str(&format!(" {}={}", svc.name, names.join(",")));
+        // The scenario's `upstream` is what nginx does with a dead back
+        // end; without it, the defaults this front has always had.
+        let (max_fails, fail_timeout, per_location) = match &svc.upstream {
+            Some(u) => (
+                u.max_fails,
+                nginx_time(u.fail_timeout_s),
+                format!(
+                    " proxy_connect_timeout {}; proxy_next_upstream {};",
+                    nginx_time(u.connect_timeout_s),
+                    if u.next_upstream {
+                        "error timeout http_502"
+                    } else {
+                        "off"
+                    }
+                ),
+            ),
+            None => (1, "5s".to_string(), String::new()),
+        };
         let servers: Vec<String> = containers
             .iter()
             .filter(|c| c.service == svc.name)
             .map(|c| {
                 format!(
-                    "    server {}:{} max_fails=1 fail_timeout=5s;\n",
+                    "    server {}:{} max_fails={max_fails} fail_timeout={fail_timeout};\n",
                     c.name, c.port
                 )
             })
@@ -229,12 +256,12 @@ pub fn proxy_conf(scenario: &Scenario, containers: &[Spec]) -> (String, String) 
         };
         upstreams.push_str(&format!("  upstream {} {{\n{servers}  }}\n", svc.name));
         locations.push_str(&format!(
-            "    location /{}/ {{ proxy_pass http://{}/; }}\n",
+            "    location /{}/ {{ proxy_pass http://{}/;{per_location} }}\n",
             svc.name, svc.name
         ));
         if k + 1 == entry.calls.len() {
             locations.push_str(&format!(
-                "    location / {{ proxy_pass http://{}; }}\n",
+                "    location / {{ proxy_pass http://{};{per_location} }}\n",
                 svc.name
             ));
         }
@@ -250,4 +277,61 @@ pub fn proxy_conf(scenario: &Scenario, containers: &[Spec]) -> (String, String) 
         "  server {{\n    listen unix:{FRONT_SOCKET};\n    location = {FRONT_CONFIG_PATH} {{ return 200 '{marker}'; }}\n  }}\n"
     );
     (conf(&server), marker)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn front(upstream: &str) -> String {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join("scenarios/twip/limited-release.toml"))
+            .unwrap()
+            .replace(
+                "health_check = { interval = \"5s\", failures = 3 }\nimage = \"twip/app:latest\"",
+                &format!(
+                    "health_check = {{ interval = \"5s\", failures = 3 }}\n{upstream}\nimage = \
+                     \"twip/app:latest\""
+                ),
+            );
+        let path = root.join("scenarios/twip/limited-release.toml");
+        let scenario = Scenario::parse(&text, &path).unwrap_or_else(|e| panic!("{e}"));
+        let plan = Plan::load(root.join("reports/plans/limited-release.json")).unwrap();
+        desired(&plan, &scenario, "t", 18080).unwrap().proxy_conf
+    }
+
+    #[test]
+    fn the_scenarios_upstream_is_the_fronts_behaviour_with_a_dead_back_end() {
+        let plain = front("");
+        let conf = front(
+            "upstream = { next_upstream = false, connect_timeout = \"1.5s\", max_fails = 3, \
+             fail_timeout = \"20s\" }",
+        );
+        assert_ne!(plain, conf, "the upstream table changes the front");
+        // app's servers and both of its locations (/app/ and /) say so.
+        assert!(conf.contains("max_fails=3 fail_timeout=20s;"), "{conf}");
+        assert_eq!(
+            conf.matches("proxy_connect_timeout 1500ms; proxy_next_upstream off;")
+                .count(),
+            2,
+            "{conf}"
+        );
+        // static keeps the defaults, as a front without the table does.
+        assert!(conf.contains("max_fails=1 fail_timeout=5s;"), "{conf}");
+        assert!(!plain.contains("proxy_next_upstream off"), "{plain}");
+        assert!(!plain.contains("max_fails=3"), "{plain}");
+        // nginx's own defaults when the table says nothing.
+        let defaults = front("upstream = {}");
+        assert!(
+            defaults.contains("max_fails=1 fail_timeout=10s;"),
+            "{defaults}"
+        );
+        assert!(
+            defaults
+                .contains("proxy_connect_timeout 60s; proxy_next_upstream error timeout http_502;"),
+            "{defaults}"
+        );
+    }
 }

@@ -32,7 +32,7 @@ pub use plan::{
 pub use scenario::scenario_schema;
 pub use scenario::{
     limits, Balancer, Call, Failure, FailureKind, HealthCheck, Infrastructure, Layout, Node,
-    PlanMode, Region, Routing, Scenario, Service, Slo, Source, Spike, Surprise, Traffic,
+    PlanMode, Region, Routing, Scenario, Service, Slo, Source, Spike, Surprise, Traffic, Upstream,
 };
 
 /// Parses a duration such as `"90s"`, `"10m"`, `"1h30m"` or `"24h"` into seconds.

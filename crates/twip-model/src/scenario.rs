@@ -146,6 +146,37 @@ pub struct Service {
     /// requests (the deregistration delay; it takes no new ones).
     #[serde(skip_serializing_if = "is_default_drain")]
     pub drain_s: f64,
+    /// How the balancer in front of the service treats a dead replica
+    /// (`None`: an ideal balancer, errors at once until the health checks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<Upstream>,
+}
+
+/// nginx's handling of a dead back end (`[service] upstream`): a
+/// connection to it costs `connect_timeout`, is retried on another
+/// replica, and failures leave the replica out of the balancing.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Upstream {
+    /// Retry a failed connection on another replica (`proxy_next_upstream
+    /// error timeout`), each replica at most once per request.
+    pub next_upstream: bool,
+    /// Seconds a connection to a dead replica takes to fail
+    /// (`proxy_connect_timeout`).
+    pub connect_timeout_s: f64,
+    /// Failures within `fail_timeout_s` that leave the replica out (`0`: never).
+    pub max_fails: u32,
+    /// The window of `max_fails`, and how long the replica is left out.
+    pub fail_timeout_s: f64,
+}
+
+impl Upstream {
+    /// nginx's defaults: retry, 60 s to connect, out after 1 failure for 10 s.
+    pub const NGINX: Upstream = Upstream {
+        next_upstream: true,
+        connect_timeout_s: 60.0,
+        max_fails: 1,
+        fail_timeout_s: 10.0,
+    };
 }
 
 /// A downstream call.
@@ -434,6 +465,17 @@ struct RawService {
     schedule: Vec<RawSchedule>,
     start_delay: Option<String>,
     drain: Option<String>,
+    #[serde(default)]
+    upstream: Option<RawUpstream>,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawUpstream {
+    next_upstream: Option<bool>,
+    connect_timeout: Option<String>,
+    max_fails: Option<u32>,
+    fail_timeout: Option<String>,
 }
 
 fn is_zero(x: &f64) -> bool {
@@ -823,6 +865,17 @@ impl Cx<'_> {
         self.check_acyclic(&services, &raw)?;
 
         let traffic = self.traffic(&root.key("traffic"), &raw.traffic, &index, duration_s)?;
+        // The entry's balancer is the clients' (DNS, an external load
+        // balancer), not an nginx upstream.
+        self.check(
+            services[traffic.entry].upstream.is_none(),
+            &root.key("service").index(traffic.entry).key("upstream"),
+            || {
+                "the entry service's callers are the clients, not an nginx front: give `upstream` \
+                 to the services the entry calls"
+                    .into()
+            },
+        )?;
 
         let infra = raw.infrastructure.as_ref();
         let fi = root.key("infrastructure");
@@ -1039,6 +1092,36 @@ impl Cx<'_> {
         };
         let start_delay_s = delay("start_delay", &s.start_delay, 0.0)?;
         let drain_s = delay("drain", &s.drain, DEFAULT_DRAIN_S)?;
+        let upstream = match &s.upstream {
+            None => None,
+            Some(u) => {
+                let fu = f.key("upstream");
+                let time = |key: &str, v: &Option<String>, default: f64| -> R<f64> {
+                    let x = match v {
+                        Some(t) => self.duration(&fu.key(key), t)?,
+                        None => default,
+                    };
+                    self.check(x > 0.0, &fu.key(key), || {
+                        "expected a length of time above zero".into()
+                    })?;
+                    self.at_most(x, 86_400.0, &fu.key(key))?;
+                    Ok(x)
+                };
+                let d = Upstream::NGINX;
+                let max_fails = u.max_fails.unwrap_or(d.max_fails);
+                self.at_most(max_fails, 10_000, &fu.key("max_fails"))?;
+                Some(Upstream {
+                    next_upstream: u.next_upstream.unwrap_or(d.next_upstream),
+                    connect_timeout_s: time(
+                        "connect_timeout",
+                        &u.connect_timeout,
+                        d.connect_timeout_s,
+                    )?,
+                    max_fails,
+                    fail_timeout_s: time("fail_timeout", &u.fail_timeout, d.fail_timeout_s)?,
+                })
+            }
+        };
         let max_replicas = self.max_replicas(f, s, autoscaling.is_some())?;
         Ok(Service {
             max_replicas,
@@ -1047,6 +1130,7 @@ impl Cx<'_> {
             schedule,
             start_delay_s,
             drain_s,
+            upstream,
             name: s.name.clone(),
             replicas: s.replicas,
             workers: s.workers,

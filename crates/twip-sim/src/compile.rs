@@ -124,6 +124,8 @@ pub(crate) struct Svc {
     pub rejoin_s: f64,
     pub first_replica: u32,
     pub replicas: u32,
+    /// How its callers' balancer treats a dead replica (nginx), if given.
+    pub upstream: Option<twip_model::Upstream>,
 }
 
 #[derive(Debug, Clone)]
@@ -249,6 +251,7 @@ impl Model {
                 rejoin_s: sv.health_check.interval_s,
                 first_replica: first,
                 replicas: n,
+                upstream: sv.upstream,
             });
         }
         let mut failures = Vec::new();

@@ -57,6 +57,8 @@ const EV_READY: u64 = 8; // a = replica, b = incarnation: healthy, joins rotatio
 const EV_DRAIN_END: u64 = 9; // a = replica, b = incarnation
 const EV_NODE_READY: u64 = 10; // a = node
 const EV_SCHEDULE: u64 = 11; // a = service, b = action
+const EV_CONNECT_FAIL: u64 = 12; // a = visit (connecting), b = stamp
+const EV_PASSIVE_BACK: u64 = 13; // a = replica, b = generation: tried again
 
 /// The stretch of simulated time one run covers.
 #[derive(Debug, Clone, Copy)]
@@ -83,8 +85,12 @@ struct Visit {
     svc: u32,
     replica: u32,
     next_call: u32,
+    /// Replicas tried before this one (an nginx upstream's retries).
+    tries: u32,
     holds_worker: bool,
     live: bool,
+    /// Connecting to a dead replica: no worker, not in `inflight`.
+    connecting: bool,
     arrive: f64,
 }
 
@@ -96,6 +102,24 @@ struct Replica {
     down: u32,
     in_rotation: bool,
     incarnation: u32,
+    /// Connections to it under way (least connections counts them).
+    connecting: u32,
+    /// Passive failure detection (an nginx upstream): failed connections
+    /// since `fail_since`, left out of the balancing, tried again by the
+    /// next request only, and the generation of its `EV_PASSIVE_BACK`.
+    fails: u32,
+    fail_since: f64,
+    passive_out: bool,
+    probing: bool,
+    passive_gen: u32,
+}
+
+impl Replica {
+    /// In the balancer's rotation and not left out by passive detection.
+    #[inline(always)]
+    fn routable(&self) -> bool {
+        self.in_rotation && !self.passive_out
+    }
 }
 
 /// Statistics of one service.
@@ -105,6 +129,7 @@ pub(crate) struct SvcStats {
     pub rejected: u64,
     pub failed: u64,
     pub timed_out: u64,
+    pub connect_failures: u64,
     pub started: u64,
     pub wait_sum: f64,
     pub service_sum: f64,
@@ -213,6 +238,7 @@ impl RunStats {
             a.rejected += b.rejected;
             a.failed += b.failed;
             a.timed_out += b.timed_out;
+            a.connect_failures += b.connect_failures;
             a.started += b.started;
             a.wait_sum += b.wait_sum;
             a.service_sum += b.service_sum;
@@ -283,6 +309,8 @@ pub(crate) struct Run<'m> {
     progress: Option<&'m AtomicU64>,
     /// Elastic capacity's state (elastic scenarios only).
     el: Option<Box<elastic::State>>,
+    /// Per service, replicas left out by passive detection.
+    passive_out_n: Vec<u32>,
 }
 
 impl<'m> Run<'m> {
@@ -312,6 +340,12 @@ impl<'m> Run<'m> {
                 down: 0,
                 in_rotation: true,
                 incarnation: 0,
+                connecting: 0,
+                fails: 0,
+                fail_since: f64::NEG_INFINITY,
+                passive_out: false,
+                probing: false,
+                passive_gen: 0,
             })
             .collect();
         let rotation = m
@@ -384,6 +418,7 @@ impl<'m> Run<'m> {
             hist_max: hist_max_us(m),
             progress,
             el: None,
+            passive_out_n: vec![0; m.svcs.len()],
         }
     }
 
@@ -392,10 +427,14 @@ impl<'m> Run<'m> {
     fn lc_sync(&mut self, r: u32) {
         let svc = self.m.replica_svc[r as usize] as usize;
         if self.m.svcs[svc].balancer == Balancer::LeastConnections
-            && self.reps[r as usize].in_rotation
+            && self.reps[r as usize].routable()
         {
             let rep = &self.reps[r as usize];
-            self.lc.set(svc, r, rep.busy as usize + rep.queue.len());
+            self.lc.set(
+                svc,
+                r,
+                rep.busy as usize + rep.queue.len() + rep.connecting as usize,
+            );
         }
     }
 
@@ -706,16 +745,61 @@ impl<'m> Run<'m> {
     }
 
     /// A request (from the outside, or a call from visit `parent`) reaches `svc`.
+    #[inline(always)]
     fn arrive(&mut self, svc: u32, parent: u32, parent_stamp: u32) {
         if let Some(e) = self.el.as_deref_mut() {
             e.arrivals[svc as usize] += 1;
         }
-        let r = self.pick(svc);
+        self.attempt(svc, parent, parent_stamp, 0, NONE);
+    }
+
+    /// Sends a request to a replica of `svc`: the first try, or the retry
+    /// of an nginx upstream after `tries` failed connections, the last to
+    /// replica `skip`.
+    fn attempt(&mut self, svc: u32, parent: u32, parent_stamp: u32, tries: u32, skip: u32) {
+        let mut r = self.pick(svc);
+        if r == skip && r != NONE {
+            // nginx tries each server once per request: the next one.
+            let rot = &self.rotation[svc as usize];
+            if let Some(i) = rot.iter().position(|&x| x == r) {
+                r = rot[(i + 1) % rot.len()];
+            }
+        }
         let sv = &self.m.svcs[svc as usize];
         if r == NONE {
             self.count_svc_error(svc, |s| &mut s.rejected);
             self.reply(parent, parent_stamp, false);
             return;
+        }
+        if let Some(u) = sv.upstream {
+            if self.reps[r as usize].probing {
+                // Tried again after fail_timeout: this request alone.
+                self.probe(r);
+            }
+            if self.reps[r as usize].down > 0 {
+                // Nothing answers: the connection fails after its timeout.
+                let v = self.alloc(Visit {
+                    parent,
+                    parent_stamp,
+                    stamp: 0,
+                    svc,
+                    replica: r,
+                    next_call: 0,
+                    tries,
+                    holds_worker: false,
+                    live: true,
+                    connecting: true,
+                    arrive: self.now,
+                });
+                self.reps[r as usize].connecting += 1;
+                self.lc_sync(r);
+                let stamp = self.visits[v as usize].stamp;
+                self.schedule(
+                    self.now + u.connect_timeout_s,
+                    pack(EV_CONNECT_FAIL, v, stamp),
+                );
+                return;
+            }
         }
         let rep = &self.reps[r as usize];
         if rep.down > 0 {
@@ -738,8 +822,10 @@ impl<'m> Run<'m> {
             svc,
             replica: r,
             next_call: 0,
+            tries,
             holds_worker: false,
             live: true,
+            connecting: false,
             arrive: self.now,
         });
         self.reps[r as usize].inflight += 1;
@@ -852,6 +938,17 @@ impl<'m> Run<'m> {
                 }
                 self.next_call(a);
             }
+            EV_CONNECT_FAIL => self.connect_failed(a, b),
+            EV_PASSIVE_BACK => {
+                let rep = &mut self.reps[a as usize];
+                if rep.passive_gen == b && rep.passive_out {
+                    rep.passive_out = false;
+                    rep.probing = true;
+                    let svc = self.m.replica_svc[a as usize];
+                    self.passive_out_n[svc as usize] -= 1;
+                    self.rebuild_rotation(svc);
+                }
+            }
             EV_FAIL_START if self.el.is_some() => self.elastic_fail_start(a as usize),
             EV_FAIL_END if self.el.is_some() => self.elastic_fail_end(a as usize),
             EV_DETECT if self.el.is_some() => self.elastic_detect(a, b),
@@ -866,6 +963,7 @@ impl<'m> Run<'m> {
                 let rep = &mut self.reps[a as usize];
                 if rep.incarnation == b && rep.down > 0 && rep.in_rotation {
                     rep.in_rotation = false;
+                    self.passive_reset(a);
                     self.rebuild_rotation(self.m.replica_svc[a as usize]);
                 }
             }
@@ -873,6 +971,7 @@ impl<'m> Run<'m> {
                 let rep = &mut self.reps[a as usize];
                 if rep.incarnation == b && rep.down == 0 && !rep.in_rotation {
                     rep.in_rotation = true;
+                    self.passive_reset(a);
                     self.rebuild_rotation(self.m.replica_svc[a as usize]);
                 }
             }
@@ -1012,12 +1111,101 @@ impl<'m> Run<'m> {
         }
     }
 
+    /// A connection to a dead replica timed out: count the failure (and
+    /// leave the replica out after `max_fails`), then retry on another
+    /// replica or fail the call.
+    fn connect_failed(&mut self, v: u32, stamp: u32) {
+        let x = self.visits[v as usize];
+        if !x.live || x.stamp != stamp {
+            return; // its caller was dropped meanwhile
+        }
+        let (svc, r) = (x.svc, x.replica);
+        let u = self.m.svcs[svc as usize].upstream.expect("an upstream");
+        let vx = &mut self.visits[v as usize];
+        vx.live = false;
+        vx.stamp = vx.stamp.wrapping_add(1);
+        self.free.push(v);
+        self.reps[r as usize].connecting -= 1;
+        self.lc_sync(r);
+        self.count_svc_error(svc, |s| &mut s.connect_failures);
+        // Replaced or back meanwhile: nothing to hold against it.
+        if self.reps[r as usize].down > 0 && u.max_fails > 0 {
+            let now = self.now;
+            let rep = &mut self.reps[r as usize];
+            if now - rep.fail_since > u.fail_timeout_s {
+                rep.fails = 0;
+                rep.fail_since = now;
+            }
+            rep.fails += 1;
+            if rep.fails >= u.max_fails {
+                // nginx ignores max_fails for a lone server.
+                let lone = !rep.passive_out && self.rotation[svc as usize].len() <= 1;
+                if !lone {
+                    let rep = &mut self.reps[r as usize];
+                    rep.passive_gen = rep.passive_gen.wrapping_add(1);
+                    let gen = rep.passive_gen;
+                    if !rep.passive_out {
+                        rep.passive_out = true;
+                        self.passive_out_n[svc as usize] += 1;
+                        self.rebuild_rotation(svc);
+                    }
+                    self.schedule(now + u.fail_timeout_s, pack(EV_PASSIVE_BACK, r, gen));
+                }
+            }
+        }
+        // nginx tries every server of the upstream once: those in rotation,
+        // those left out, and this one if the health checks took it out.
+        let counted = self.reps[r as usize].routable() || self.reps[r as usize].passive_out;
+        let upstream = self.rotation[svc as usize].len() as u32
+            + self.passive_out_n[svc as usize]
+            + u32::from(!counted);
+        if u.next_upstream && x.tries + 1 < upstream {
+            self.attempt(svc, x.parent, x.parent_stamp, x.tries + 1, r);
+        } else {
+            self.count_svc_error(svc, |s| &mut s.failed);
+            self.note_failure_error(r);
+            self.reply(x.parent, x.parent_stamp, false);
+        }
+    }
+
+    /// Replica `r`, back after `fail_timeout`, takes one request: the
+    /// others skip it until that one's connection is answered.
+    fn probe(&mut self, r: u32) {
+        let svc = self.m.replica_svc[r as usize];
+        let rep = &mut self.reps[r as usize];
+        rep.probing = false;
+        if rep.down == 0 {
+            rep.fails = 0; // alive: it answers
+            return;
+        }
+        rep.passive_out = true;
+        rep.passive_gen = rep.passive_gen.wrapping_add(1);
+        self.passive_out_n[svc as usize] += 1;
+        self.rebuild_rotation(svc);
+    }
+
+    /// A replica placed anew (elastic) or back from a failure starts with
+    /// a clean passive record.
+    pub(super) fn passive_reset(&mut self, r: u32) {
+        let rep = &mut self.reps[r as usize];
+        if rep.passive_out {
+            let svc = self.m.replica_svc[r as usize];
+            self.passive_out_n[svc as usize] -= 1;
+        }
+        let rep = &mut self.reps[r as usize];
+        rep.passive_out = false;
+        rep.probing = false;
+        rep.fails = 0;
+        rep.fail_since = f64::NEG_INFINITY;
+        rep.passive_gen = rep.passive_gen.wrapping_add(1);
+    }
+
     fn rebuild_rotation(&mut self, svc: u32) {
         let sv = &self.m.svcs[svc as usize];
         let rot = &mut self.rotation[svc as usize];
         rot.clear();
         for r in sv.first_replica..sv.first_replica + sv.replicas {
-            if self.reps[r as usize].in_rotation {
+            if self.reps[r as usize].routable() {
                 rot.push(r);
             }
         }
@@ -1025,7 +1213,7 @@ impl<'m> Run<'m> {
         self.rr[svc as usize] %= n;
         if sv.balancer == Balancer::LeastConnections {
             for r in sv.first_replica..sv.first_replica + sv.replicas {
-                if self.reps[r as usize].in_rotation {
+                if self.reps[r as usize].routable() {
                     self.lc_sync(r);
                 } else {
                     self.lc.remove(svc as usize, r);
@@ -1082,7 +1270,7 @@ impl<'m> Run<'m> {
         let victims: Vec<(u32, u32)> = (0..self.visits.len() as u32)
             .filter_map(|v| {
                 let x = &self.visits[v as usize];
-                (x.live && x.replica == r).then_some((v, x.stamp))
+                (x.live && !x.connecting && x.replica == r).then_some((v, x.stamp))
             })
             .collect();
         for (v, stamp) in victims {

@@ -383,6 +383,14 @@ pub struct ServiceReport {
     pub failed: u64,
     /// Visits over the service's timeout.
     pub timed_out: u64,
+    /// Connections to a dead replica that failed after the upstream's
+    /// `connect_timeout` (each retried elsewhere, or the visit's error).
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub connect_failures: u64,
+}
+
+fn is_zero_u64(x: &u64) -> bool {
+    *x == 0
 }
 
 /// SLO verdict.
@@ -687,6 +695,7 @@ pub(crate) fn build(
                 rejected: sum(&|x| x.rejected as f64) as u64,
                 failed: sum(&|x| x.failed as f64) as u64,
                 timed_out: sum(&|x| x.timed_out as f64) as u64,
+                connect_failures: sum(&|x| x.connect_failures as f64) as u64,
             },
         );
     }

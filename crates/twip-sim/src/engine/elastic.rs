@@ -981,6 +981,7 @@ impl Run<'_> {
         rep.incarnation += 1;
         rep.down = 0;
         let inc = rep.incarnation;
+        self.passive_reset(r);
         self.schedule(ready, pack(EV_READY, r, inc));
     }
 
@@ -1059,6 +1060,7 @@ impl Run<'_> {
             rep.in_rotation = false;
             self.rebuild_rotation(svc);
         }
+        self.passive_reset(r);
         self.unassign(r);
     }
 
