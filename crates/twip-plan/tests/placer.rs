@@ -2,11 +2,11 @@
 //! an elastic run (twip-sim's `Placer`, through `PolicyPlacer`): its
 //! answers are used, and its failures stop the run with its message.
 //!
-//! Four c5.large nodes (2 vCPU) from the start (`min_nodes = 4`) and
-//! replicas of 1 vCPU: the spike at 10 min makes the autoscaler go from 2
-//! to 4 replicas at 780 s (3 periods above a 0.5 target; the replicas'
-//! utilisation saturates at 1, so 2 × 1 ÷ 0.5), and the 2 new replicas
-//! start at once on the nodes that have room.
+//! tests/data/waiting-elastic.toml with four c5.large nodes (2 vCPU) from
+//! the start (`min_nodes = 4`) and replicas of 1 vCPU: the spike at 10 min
+//! makes the autoscaler go from 2 to 4 replicas at 780 s (3 periods above
+//! a 0.5 target; the replicas' utilisation saturates at 1, so 2 × 1 ÷
+//! 0.5), and the 2 new replicas start at once on the nodes that have room.
 
 #[path = "../../twip-policy/tests/fixtures/mod.rs"]
 mod fixtures;
@@ -18,43 +18,9 @@ use twip_plan::request::PolicyPlacer;
 use twip_sim::{NodeType, Options, ReplicaState, SimError, SimReport};
 
 fn scenario() -> Scenario {
-    let toml = r#"
-name = "placed"
-duration = "20m"
-seed = 11
-
-[[service]]
-name = "app"
-replicas = 2
-workers = 1
-cpu = 1
-memory_mb = 1024
-service_time = { dist = "exponential", mean_ms = 100 }
-health_check = { interval = "5s", failures = 2 }
-start_delay = "30s"
-
-[service.autoscaling]
-min = 2
-max = 20
-metric = "cpu"
-target = 0.5
-
-[traffic]
-entry = "app"
-rps = 8
-[[traffic.spike]]
-at = "10m"
-duration = "10m"
-multiplier = 3
-
-[infrastructure]
-zones = ["a", "b"]
-[infrastructure.autoscaling]
-min_nodes = 4
-max_nodes = 10
-instance_warmup = "2m"
-"#;
-    Scenario::parse(toml, Path::new("placed.toml")).unwrap_or_else(|e| panic!("{e}"))
+    let toml = include_str!("../../../tests/data/waiting-elastic.toml")
+        .replace("min_nodes = 1", "min_nodes = 4");
+    Scenario::parse(&toml, Path::new("placed.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn simulate(policy: &str) -> Result<SimReport, SimError> {

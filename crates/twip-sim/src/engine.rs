@@ -771,49 +771,33 @@ impl<'m> Run<'m> {
             self.reply(parent, parent_stamp, false);
             return;
         }
+        // Behind nginx, nothing answers a dead replica: the connection
+        // fails after its timeout (and is retried from `connect_failed`).
+        let mut connect_timeout = None;
         if let Some(u) = sv.upstream {
             if self.reps[r as usize].probing {
                 // Tried again after fail_timeout: this request alone.
                 self.probe(r);
             }
             if self.reps[r as usize].down > 0 {
-                // Nothing answers: the connection fails after its timeout.
-                let v = self.alloc(Visit {
-                    parent,
-                    parent_stamp,
-                    stamp: 0,
-                    svc,
-                    replica: r,
-                    next_call: 0,
-                    tries,
-                    holds_worker: false,
-                    live: true,
-                    connecting: true,
-                    arrive: self.now,
-                });
-                self.reps[r as usize].connecting += 1;
-                self.lc_sync(r);
-                let stamp = self.visits[v as usize].stamp;
-                self.schedule(
-                    self.now + u.connect_timeout_s,
-                    pack(EV_CONNECT_FAIL, v, stamp),
-                );
-                return;
+                connect_timeout = Some(u.connect_timeout_s);
             }
         }
         let rep = &self.reps[r as usize];
-        if rep.down > 0 {
-            // Still in rotation: the balancer has not noticed yet.
-            self.count_svc_error(svc, |s| &mut s.failed);
-            self.note_failure_error(r);
-            self.reply(parent, parent_stamp, false);
-            return;
-        }
         let free_worker = rep.busy < sv.workers;
-        if !free_worker && rep.queue.len() as u32 >= sv.queue_limit {
-            self.count_svc_error(svc, |s| &mut s.rejected);
-            self.reply(parent, parent_stamp, false);
-            return;
+        if connect_timeout.is_none() {
+            if rep.down > 0 {
+                // Still in rotation: the balancer has not noticed yet.
+                self.count_svc_error(svc, |s| &mut s.failed);
+                self.note_failure_error(r);
+                self.reply(parent, parent_stamp, false);
+                return;
+            }
+            if !free_worker && rep.queue.len() as u32 >= sv.queue_limit {
+                self.count_svc_error(svc, |s| &mut s.rejected);
+                self.reply(parent, parent_stamp, false);
+                return;
+            }
         }
         let v = self.alloc(Visit {
             parent,
@@ -825,9 +809,16 @@ impl<'m> Run<'m> {
             tries,
             holds_worker: false,
             live: true,
-            connecting: false,
+            connecting: connect_timeout.is_some(),
             arrive: self.now,
         });
+        if let Some(t) = connect_timeout {
+            self.reps[r as usize].connecting += 1;
+            self.lc_sync(r);
+            let stamp = self.visits[v as usize].stamp;
+            self.schedule(self.now + t, pack(EV_CONNECT_FAIL, v, stamp));
+            return;
+        }
         self.reps[r as usize].inflight += 1;
         if let Some(e) = self.el.as_deref_mut() {
             e.inflight_change(svc, self.now, 1.0);

@@ -3,7 +3,8 @@
 //! and failures handled (the policy plugin's adapter is tested in
 //! twip-plan; here the policy is a plain Rust one, to see every question).
 //!
-//! The scenario is elastic.rs's waiting-replica case: two replicas of
+//! The scenario (tests/data/waiting-elastic.toml) is elastic.rs's
+//! waiting-replica case: two replicas of
 //! 1 vCPU fill one 2-vCPU node, the spike at 10 min makes the autoscaler
 //! ask for more at 780 s, the provider launches nodes at once (780 s is a
 //! whole minute) and they join 120 s later, at 900 s.
@@ -17,42 +18,7 @@ use twip_sim::{
 };
 
 fn scenario() -> Scenario {
-    let toml = r#"
-name = "waiting"
-duration = "30m"
-seed = 11
-
-[[service]]
-name = "app"
-replicas = 2
-workers = 1
-cpu = 1
-memory_mb = 1024
-service_time = { dist = "exponential", mean_ms = 100 }
-health_check = { interval = "5s", failures = 2 }
-start_delay = "30s"
-
-[service.autoscaling]
-min = 2
-max = 20
-metric = "cpu"
-target = 0.5
-
-[traffic]
-entry = "app"
-rps = 8
-[[traffic.spike]]
-at = "10m"
-duration = "20m"
-multiplier = 3
-
-[infrastructure]
-zones = ["a", "b"]
-[infrastructure.autoscaling]
-min_nodes = 1
-max_nodes = 10
-instance_warmup = "2m"
-"#;
+    let toml = include_str!("../../../tests/data/waiting-elastic.toml");
     Scenario::parse(toml, Path::new("waiting.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
