@@ -1119,6 +1119,14 @@ impl<'m> Run<'m> {
         self.reps[r as usize].connecting -= 1;
         self.lc_sync(r);
         self.count_svc_error(svc, |s| &mut s.connect_failures);
+        self.upstream_failed(x, u);
+    }
+
+    /// Visit `x` failed on its (dead) replica behind an nginx upstream `u`:
+    /// the failure counts towards `max_fails`, then the request is retried
+    /// on the next replica or fails its caller.
+    fn upstream_failed(&mut self, x: Visit, u: twip_model::Upstream) {
+        let (svc, r) = (x.svc, x.replica);
         // Replaced or back meanwhile: nothing to hold against it.
         if self.reps[r as usize].down > 0 && u.max_fails > 0 {
             let now = self.now;
@@ -1250,7 +1258,9 @@ impl<'m> Run<'m> {
         }
     }
 
-    /// Drops every request on replica `r` (in service, queued, or waiting on a call).
+    /// Drops every request on replica `r` (in service, queued, or waiting on
+    /// a call); behind an nginx upstream a failure's victims are retried on
+    /// the next replica instead, each counting towards `max_fails`.
     fn kill_replica(&mut self, r: u32, failure: Option<usize>) {
         let svc = self.m.replica_svc[r as usize];
         let busy = self.reps[r as usize].busy;
@@ -1270,13 +1280,21 @@ impl<'m> Run<'m> {
             if !x.live || x.stamp != stamp {
                 continue;
             }
+            self.visits[v as usize].holds_worker = false;
+            if let (Some(u), Some(_)) = (self.m.svcs[svc as usize].upstream, failure) {
+                // nginx reads a reset connection as an error of this server:
+                // the request goes to the next one (`proxy_next_upstream
+                // error`), or fails.
+                self.release_slot(v);
+                self.upstream_failed(x, u);
+                continue;
+            }
             if self.measuring {
                 self.s.svcs[svc as usize].failed += 1;
                 if let Some(i) = failure {
                     self.s.failure_errors[i] += 1;
                 }
             }
-            self.visits[v as usize].holds_worker = false;
             self.finish_dropped(v);
         }
     }
