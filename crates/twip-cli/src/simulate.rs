@@ -60,7 +60,8 @@ pub struct SimulateArgs {
     pub plan: Option<PathBuf>,
     /// Placement policy for the replicas a capacity provider
     /// (`[infrastructure.autoscaling]`) places during the run: a built-in
-    /// name or a .wasm plugin (default: the scenario's `[placement] policy`).
+    /// name or a .wasm plugin (default: the plan's with --plan, else the
+    /// scenario's `[placement] policy`).
     #[arg(long, value_name = "NAME|PLUGIN.wasm")]
     pub policy: Option<String>,
 }
@@ -101,6 +102,7 @@ pub fn run(args: SimulateArgs) -> CmdResult {
             scenario.traffic.surprises.len()
         );
     }
+    let mut policy = args.policy.clone();
     let layout = match &args.plan {
         None => {
             // Node failures name the scenario's own nodes (SERVICE-INDEX).
@@ -110,6 +112,8 @@ pub fn run(args: SimulateArgs) -> CmdResult {
         Some(p) => {
             note!("{}: replaying the plan", p.display());
             let plan = twip_model::Plan::load(p)?;
+            // The plan's own policy places what its capacity provider adds.
+            policy.get_or_insert_with(|| plan.policy.clone());
             // A plan made for another scenario is refused; node failures
             // written against the scenario move onto the plan's nodes.
             let (layout, rebound) = twip_model::consistency::bind(&plan, p, &mut scenario)?;
@@ -124,9 +128,9 @@ pub fn run(args: SimulateArgs) -> CmdResult {
         Ok(t) => t,
         Err(e) => return err(e),
     };
-    // Its waiting replicas are placed by the scenario's policy.
+    // Its waiting replicas are placed by the plan's or the scenario's policy.
     let placer =
-        match twip_plan::request::PolicyPlacer::for_scenario(&scenario, args.policy.as_deref()) {
+        match twip_plan::request::PolicyPlacer::for_scenario(&scenario, policy.as_deref()) {
             Ok(p) => p,
             Err(e) => return err(e),
         };

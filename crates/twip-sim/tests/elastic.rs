@@ -5,10 +5,13 @@
 //! judged at 660 s; a replica placed at `t` is healthy at
 //! `t + start_delay + health_check.interval`.
 
+mod common;
+
 use std::path::Path;
 
+use common::c5_large;
 use twip_model::Scenario;
-use twip_sim::{analytic, simulate, Cause, Elasticity, NodeType, Options, ReplicaState, SimReport};
+use twip_sim::{analytic, simulate, Cause, Elasticity, Options, ReplicaState, SimReport};
 
 fn scenario(toml: &str) -> Scenario {
     Scenario::parse(toml, Path::new("elastic.toml")).unwrap_or_else(|e| panic!("{e}"))
@@ -344,15 +347,6 @@ rps = 26
     // Utilisation is over the replicas that ran: 2.6 / 6 workers.
     let u = r.services["app"].utilization;
     assert!((u - 2.6 / 6.0).abs() < 0.01, "utilisation {u}");
-}
-
-fn c5_large() -> NodeType {
-    NodeType {
-        name: "c5.large".into(),
-        vcpu: 2.0,
-        memory_mb: 4096.0,
-        usd_per_hour: 0.085,
-    }
 }
 
 #[test]

@@ -9,26 +9,20 @@
 //! ask for more at 780 s, the provider launches nodes at once (780 s is a
 //! whole minute) and they join 120 s later, at 900 s.
 
+mod common;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use common::c5_large;
 use twip_model::Scenario;
 use twip_sim::{
-    simulate, NodeType, Options, PlaceRequest, Placer, PlacerRef, Refusal, ReplicaState, SimError,
+    simulate, Options, PlaceRequest, Placer, PlacerRef, Refusal, ReplicaState, SimError,
 };
 
 fn scenario() -> Scenario {
     let toml = include_str!("../../../tests/data/waiting-elastic.toml");
     Scenario::parse(toml, Path::new("waiting.toml")).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn c5_large() -> NodeType {
-    NodeType {
-        name: "c5.large".into(),
-        vcpu: 2.0,
-        memory_mb: 4096.0,
-        usd_per_hour: 0.085,
-    }
 }
 
 fn options(p: impl Placer + 'static) -> Options {
