@@ -129,11 +129,11 @@ pub fn run(args: SimulateArgs) -> CmdResult {
         Err(e) => return err(e),
     };
     // Its waiting replicas are placed by the plan's or the scenario's policy.
-    let placer =
-        match twip_plan::request::PolicyPlacer::for_scenario(&scenario, policy.as_deref()) {
-            Ok(p) => p,
-            Err(e) => return err(e),
-        };
+    let placer = match twip_plan::request::PolicyPlacer::for_scenario(&scenario, policy.as_deref())
+    {
+        Ok(p) => p,
+        Err(e) => return err(e),
+    };
     let opts = Options {
         node_type,
         placer,

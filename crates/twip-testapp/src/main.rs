@@ -10,6 +10,8 @@
 //! - `TWIP_NAME`: echoed in every answer (default: the host name)
 //! - `TWIP_HEAP_MB`: memory allocated and touched at start, like a JVM's
 //!   heap (default 16), so a too-small memory limit really kills it
+//! - `TWIP_SEED`: the seed of the service times (default: drawn from the
+//!   clock and the process id, so replicas and restarts draw apart)
 //!
 //! `GET /health` answers at once; any other request waits a drawn service
 //! time and answers `200` with `TWIP_NAME` in the body.
@@ -119,6 +121,23 @@ fn serve(
     }
 }
 
+/// A seed of this process's own: the clock and the process id. Seeding
+/// every replica alike (by connection number alone) made two replicas, and
+/// a replica and its restart, replay the same service times.
+fn process_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
+
+/// Connection `i`'s seed: its own stream (nginx opens a connection per
+/// request, so each stream gives one draw or a few).
+fn connection_seed(base: u64, i: u64) -> u64 {
+    base ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 fn health(port: &str) -> std::process::ExitCode {
     use std::io::Read;
     let ok = (|| -> std::io::Result<bool> {
@@ -179,12 +198,22 @@ fn main() -> std::process::ExitCode {
         Sampler::new(&dist),
         name,
     ));
+    let base = match std::env::var("TWIP_SEED") {
+        Ok(s) => match s.parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => {
+                eprintln!("twip-testapp: TWIP_SEED must be a whole number");
+                return std::process::ExitCode::from(1);
+            }
+        },
+        Err(_) => process_seed(),
+    };
     for (i, conn) in listener.incoming().enumerate() {
         let Ok(stream) = conn else { continue };
         let shared = shared.clone();
         std::thread::spawn(move || {
             let (pool, sampler, name) = &*shared;
-            let _ = serve(stream, pool, sampler, name, i as u64);
+            let _ = serve(stream, pool, sampler, name, connection_seed(base, i as u64));
         });
     }
     drop(heap);
@@ -205,5 +234,22 @@ mod tests {
         assert!(parse_dist("constant")
             .unwrap_err()
             .contains("missing parameter"));
+    }
+
+    #[test]
+    fn replicas_draw_apart_and_a_given_seed_draws_again() {
+        use std::collections::HashSet;
+        // Two replicas started with different bases never share a stream.
+        let (a, b) = (0x5eed_0001_u64, 0x5eed_0002_u64);
+        let sa: HashSet<u64> = (0..10_000).map(|i| connection_seed(a, i)).collect();
+        let sb: HashSet<u64> = (0..10_000).map(|i| connection_seed(b, i)).collect();
+        assert_eq!(sa.len(), 10_000);
+        assert!(sa.is_disjoint(&sb));
+        // TWIP_SEED gives the same streams again.
+        assert_eq!(connection_seed(7, 3), connection_seed(7, 3));
+        // And their first draws are those of different streams.
+        let sampler = Sampler::new(&Dist::exponential(10.0).unwrap());
+        let draw = |seed| sampler.sample(&mut Xoshiro256PlusPlus::seed_from_u64(seed));
+        assert_ne!(draw(connection_seed(a, 0)), draw(connection_seed(b, 0)));
     }
 }
