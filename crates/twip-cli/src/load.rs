@@ -77,6 +77,10 @@ pub struct LoadArgs {
     /// Seed of the arrival schedule.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// An extra request header, `"Name: value"` (repeat for more), e.g.
+    /// `-H "Host: shop.example"`.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -109,6 +113,7 @@ pub fn run(args: LoadArgs) -> CmdResult {
         max_in_flight: args.max_in_flight,
         interval_s: args.interval,
         seed: args.seed,
+        headers: args.headers.clone(),
         progress: Some(progress.clone()),
         ..Config::new(args.url.clone(), arrivals)
     };

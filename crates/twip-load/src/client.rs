@@ -28,14 +28,26 @@ pub(crate) fn client() -> HttpClient {
 
 /// Sends one GET and reads the whole body; a complete response within
 /// `timeout` of the send counts, by its status.
-pub(crate) async fn get(client: &HttpClient, uri: &Uri, timeout: Duration) -> Outcome {
-    let request = match hyper::Request::get(uri.clone())
+pub(crate) async fn get(
+    client: &HttpClient,
+    uri: &Uri,
+    headers: &hyper::HeaderMap,
+    timeout: Duration,
+) -> Outcome {
+    let mut request = match hyper::Request::get(uri.clone())
         .header(hyper::header::USER_AGENT, "twip-load")
         .body(Empty::<Bytes>::new())
     {
         Ok(r) => r,
         Err(e) => return Outcome::Failed(ErrorClass::Transport, Some(e.to_string())),
     };
+    // The caller's own (a Host or User-Agent given replaces twip's).
+    for name in headers.keys() {
+        request.headers_mut().remove(name);
+    }
+    for (name, value) in headers {
+        request.headers_mut().append(name, value.clone());
+    }
     let exchange = async {
         let response = client.request(request).await.map_err(classify_client)?;
         let status = response.status();

@@ -81,6 +81,8 @@ pub struct Config {
     pub interval_s: f64,
     /// The schedule's seed.
     pub seed: u64,
+    /// Extra request headers, each `Name: value` (as curl's `-H`).
+    pub headers: Vec<String>,
     /// Counters the caller may watch while the run goes on.
     pub progress: Option<Arc<Progress>>,
 }
@@ -99,6 +101,7 @@ impl Config {
             max_in_flight: 1000,
             interval_s: 1.0,
             seed: 1,
+            headers: Vec::new(),
             progress: None,
         }
     }
@@ -218,7 +221,31 @@ impl Config {
         if self.span_s().is_none() && self.requests.is_none() {
             return Err(LoadError::Unbounded);
         }
+        self.header_map()?;
         Ok(uri)
+    }
+
+    /// The extra headers, parsed: each `Name: value`, a valid HTTP header.
+    pub fn header_map(&self) -> Result<hyper::HeaderMap, LoadError> {
+        let mut map = hyper::HeaderMap::new();
+        for h in &self.headers {
+            let bad = |problem: String| LoadError::Invalid {
+                field: "header",
+                problem,
+            };
+            let Some((name, value)) = h.split_once(':') else {
+                return Err(bad(format!("expected \"Name: value\", got {h:?}")));
+            };
+            let name = hyper::header::HeaderName::from_bytes(name.trim().as_bytes())
+                .map_err(|_| bad(format!("{:?} is not a header name (in {h:?})", name.trim())))?;
+            let value = hyper::header::HeaderValue::from_str(value.trim()).map_err(|_| {
+                bad(format!(
+                    "the value of {name} is not a header value (in {h:?})"
+                ))
+            })?;
+            map.append(name, value);
+        }
+        Ok(map)
     }
 
     /// How long the schedule lasts (s) when time bounds it: the duration,
@@ -323,6 +350,7 @@ fn lock(c: &Mutex<collect::Collector>) -> MutexGuard<'_, collect::Collector> {
 /// [`run`] on the caller's tokio runtime (it needs the time and I/O drivers).
 pub async fn run_async(config: &Config) -> Result<LoadReport, LoadError> {
     let uri = config.validate()?;
+    let headers = Arc::new(config.header_map()?);
     let client = client::client();
     let timeout = Duration::from_secs_f64(config.timeout_s);
     let bound = config.max_in_flight;
@@ -361,14 +389,15 @@ pub async fn run_async(config: &Config) -> Result<LoadReport, LoadError> {
             k
         };
         progress.sent.fetch_add(1, Ordering::Relaxed);
-        let (client, uri, collector, progress) = (
+        let (client, uri, headers, collector, progress) = (
             client.clone(),
             uri.clone(),
+            headers.clone(),
             collector.clone(),
             progress.clone(),
         );
         tokio::spawn(async move {
-            let outcome = client::get(&client, &uri, timeout).await;
+            let outcome = client::get(&client, &uri, &headers, timeout).await;
             let done = Instant::now();
             if matches!(outcome, collect::Outcome::Failed(..)) {
                 progress.errors.fetch_add(1, Ordering::Relaxed);

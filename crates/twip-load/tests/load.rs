@@ -364,6 +364,55 @@ fn the_in_flight_bound_is_reported() {
 
 /// Bad settings are errors naming the setting, never a panic.
 #[test]
+fn extra_headers_are_sent_and_bad_ones_refused() {
+    // A server that keeps the header block of the one request it gets.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            .ok();
+        String::from_utf8_lossy(&buf).to_ascii_lowercase()
+    });
+    let mut c = config(port, 50.0);
+    c.requests = Some(1);
+    c.headers = vec![
+        "X-Twip-Test: 42".into(),
+        "Host: shop.example".into(),
+        "X-Twip-Test:43".into(),
+    ];
+    let r = run(&c);
+    assert_eq!(r.ok, 1, "{:?}", r.errors);
+    let head = seen.join().unwrap();
+    assert!(head.contains("\r\nx-twip-test: 42\r\n"), "{head}");
+    assert!(head.contains("\r\nx-twip-test: 43\r\n"), "{head}");
+    // Host replaced, not doubled.
+    assert_eq!(head.matches("\r\nhost:").count(), 1, "{head}");
+    assert!(head.contains("\r\nhost: shop.example\r\n"), "{head}");
+    for bad in ["no colon", "Bad Name: x", "X-Ok: line\nbreak"] {
+        let mut c = config(port, 1.0);
+        c.requests = Some(1);
+        c.headers = vec![bad.into()];
+        match c.validate() {
+            Err(LoadError::Invalid { field, problem }) => {
+                assert_eq!(field, "header", "{bad}");
+                assert!(problem.contains(&format!("{bad:?}")), "{problem}");
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn bad_settings_are_errors() {
     let field = |c: Config| match c.validate() {
         Err(LoadError::Invalid { field, .. }) => field,
