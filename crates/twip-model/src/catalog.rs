@@ -76,6 +76,13 @@ impl InstanceType {
     }
 }
 
+/// A replica's millicores: its vCPU rounded up (a replica never gets less
+/// than it asked for). The planner's placement requests and the
+/// simulator's questions to the placement policy both count on this.
+pub fn replica_cpu_millis(cpu: f64) -> u32 {
+    (cpu * 1000.0).ceil() as u32
+}
+
 /// The catalogs bundled with twip: `(name, TOML text)`. A scenario's
 /// `catalog = "NAME"` (a bare name, no folder, no extension) is one of these.
 pub const BUILTIN: &[(&str, &str)] = &[(

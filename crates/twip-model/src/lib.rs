@@ -21,7 +21,7 @@ mod locate;
 pub mod plan;
 mod scenario;
 
-pub use catalog::{Catalog, CatalogRegion, InstanceType};
+pub use catalog::{replica_cpu_millis, Catalog, CatalogRegion, InstanceType};
 pub use dist::Dist;
 pub use error::Error;
 pub use plan::plan_schema;

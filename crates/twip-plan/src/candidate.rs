@@ -4,8 +4,8 @@
 use twip_model::FailureKind;
 
 use crate::explain::Shortfall;
-use crate::request::replica_millis;
 use crate::Planner;
+use twip_model::replica_cpu_millis;
 
 /// Replica levels above the analytic minimum that the search tries.
 pub const LEVELS: [f64; 8] = [0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0];
@@ -128,7 +128,7 @@ impl Planner {
         self.scenario
             .services
             .iter()
-            .map(|s| (replica_millis(s.cpu) as u64, s.memory_mb as u64))
+            .map(|s| (replica_cpu_millis(s.cpu) as u64, s.memory_mb as u64))
             .collect()
     }
 
@@ -223,7 +223,7 @@ impl Planner {
         let mut need_cpu = 0u64;
         let mut need_mem = 0u64;
         for (s, &n) in self.scenario.services.iter().zip(&c.replicas) {
-            let sc = replica_millis(s.cpu);
+            let sc = replica_cpu_millis(s.cpu);
             if sc > cpu || s.memory_mb > mem {
                 return Err(Shortfall::ReplicaTooBig {
                     service: s.name.clone(),

@@ -2,7 +2,7 @@
 //! its answer becomes a [`Layout`]. The planner and `twip policy place`
 //! build their requests here, so both ask the policy the same question.
 
-use twip_model::{Catalog, InstanceType, Layout, Node, Scenario};
+use twip_model::{replica_cpu_millis, Catalog, InstanceType, Layout, Node, Scenario};
 use twip_policy::{Request, Topology};
 
 use crate::PlanError;
@@ -29,19 +29,13 @@ impl NodeShape {
     }
 }
 
-/// A replica's millicores: its vCPU rounded up (a replica never gets less
-/// than it asked for).
-pub fn replica_millis(cpu: f64) -> u32 {
-    (cpu * 1000.0).ceil() as u32
-}
-
 /// The order services are handed to the policy: largest replicas first
 /// (first-fit decreasing), so small replicas do not fragment the nodes.
 pub fn request_order(s: &Scenario) -> Vec<usize> {
     let mut order: Vec<usize> = (0..s.services.len()).collect();
     let key = |i: usize| {
         let sv = &s.services[i];
-        (replica_millis(sv.cpu) as u64, sv.memory_mb)
+        (replica_cpu_millis(sv.cpu) as u64, sv.memory_mb)
     };
     order.sort_by_key(|&i| std::cmp::Reverse(key(i)));
     order
@@ -77,7 +71,7 @@ pub fn build(
             .map(|(sv, n)| twip_policy::Service {
                 name: sv.name.clone(),
                 replicas: n,
-                cpu_millis: replica_millis(sv.cpu),
+                cpu_millis: replica_cpu_millis(sv.cpu),
                 memory_mib: sv.memory_mb,
                 spread: Some(Topology::Node),
                 anti_affinity: None,

@@ -309,8 +309,6 @@ pub(crate) struct Run<'m> {
     progress: Option<&'m AtomicU64>,
     /// Elastic capacity's state (elastic scenarios only).
     el: Option<Box<elastic::State>>,
-    /// Per service, replicas left out by passive detection.
-    passive_out_n: Vec<u32>,
 }
 
 impl<'m> Run<'m> {
@@ -418,7 +416,6 @@ impl<'m> Run<'m> {
             hist_max: hist_max_us(m),
             progress,
             el: None,
-            passive_out_n: vec![0; m.svcs.len()],
         }
     }
 
@@ -935,9 +932,7 @@ impl<'m> Run<'m> {
                 if rep.passive_gen == b && rep.passive_out {
                     rep.passive_out = false;
                     rep.probing = true;
-                    let svc = self.m.replica_svc[a as usize];
-                    self.passive_out_n[svc as usize] -= 1;
-                    self.rebuild_rotation(svc);
+                    self.rebuild_rotation(self.m.replica_svc[a as usize]);
                 }
             }
             EV_FAIL_START if self.el.is_some() => self.elastic_fail_start(a as usize),
@@ -1140,24 +1135,24 @@ impl<'m> Run<'m> {
                 // nginx ignores max_fails for a lone server.
                 let lone = !rep.passive_out && self.rotation[svc as usize].len() <= 1;
                 if !lone {
-                    let rep = &mut self.reps[r as usize];
-                    rep.passive_gen = rep.passive_gen.wrapping_add(1);
-                    let gen = rep.passive_gen;
-                    if !rep.passive_out {
-                        rep.passive_out = true;
-                        self.passive_out_n[svc as usize] += 1;
-                        self.rebuild_rotation(svc);
-                    }
+                    let gen = if rep.passive_out {
+                        rep.passive_gen = rep.passive_gen.wrapping_add(1);
+                        rep.passive_gen
+                    } else {
+                        self.leave_out(r)
+                    };
                     self.schedule(now + u.fail_timeout_s, pack(EV_PASSIVE_BACK, r, gen));
                 }
             }
         }
-        // nginx tries every server of the upstream once: those in rotation,
-        // those left out, and this one if the health checks took it out.
-        let counted = self.reps[r as usize].routable() || self.reps[r as usize].passive_out;
-        let upstream = self.rotation[svc as usize].len() as u32
-            + self.passive_out_n[svc as usize]
-            + u32::from(!counted);
+        // nginx tries every server of the upstream once: this one, and the
+        // others in rotation or left out by passive detection.
+        let sv = &self.m.svcs[svc as usize];
+        let upstream = 1
+            + (sv.first_replica..sv.first_replica + sv.replicas)
+                .filter(|&q| q != r)
+                .filter(|&q| self.reps[q as usize].in_rotation || self.reps[q as usize].passive_out)
+                .count() as u32;
         if u.next_upstream && x.tries + 1 < upstream {
             self.attempt(svc, x.parent, x.parent_stamp, x.tries + 1, r);
         } else {
@@ -1170,27 +1165,29 @@ impl<'m> Run<'m> {
     /// Replica `r`, back after `fail_timeout`, takes one request: the
     /// others skip it until that one's connection is answered.
     fn probe(&mut self, r: u32) {
-        let svc = self.m.replica_svc[r as usize];
         let rep = &mut self.reps[r as usize];
         rep.probing = false;
         if rep.down == 0 {
             rep.fails = 0; // alive: it answers
             return;
         }
+        self.leave_out(r);
+    }
+
+    /// Leaves replica `r` out of the balancing (passive detection) and
+    /// returns the generation its `EV_PASSIVE_BACK` must carry.
+    fn leave_out(&mut self, r: u32) -> u32 {
+        let rep = &mut self.reps[r as usize];
         rep.passive_out = true;
         rep.passive_gen = rep.passive_gen.wrapping_add(1);
-        self.passive_out_n[svc as usize] += 1;
-        self.rebuild_rotation(svc);
+        let gen = rep.passive_gen;
+        self.rebuild_rotation(self.m.replica_svc[r as usize]);
+        gen
     }
 
     /// A replica placed anew (elastic) or back from a failure starts with
     /// a clean passive record.
     pub(super) fn passive_reset(&mut self, r: u32) {
-        let rep = &mut self.reps[r as usize];
-        if rep.passive_out {
-            let svc = self.m.replica_svc[r as usize];
-            self.passive_out_n[svc as usize] -= 1;
-        }
         let rep = &mut self.reps[r as usize];
         rep.passive_out = false;
         rep.probing = false;

@@ -529,7 +529,7 @@ impl Run<'_> {
         let placer = em.placer.as_ref()?;
         let (_, ty) = em.nodes.as_ref()?;
         let st = self.el.as_deref()?;
-        let millis = |cpu: f64| (cpu * 1000.0).ceil() as u32;
+        let millis = twip_model::replica_cpu_millis;
         let (node_cpu, node_mem) = (
             (ty.vcpu * 1000.0).round() as u32,
             ty.memory_mb.floor() as u32,
