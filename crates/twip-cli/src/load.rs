@@ -64,6 +64,10 @@ pub struct LoadArgs {
     /// Stop after this many requests.
     #[arg(long)]
     pub requests: Option<u64>,
+    /// Send for this long first, leaving those requests out of the totals
+    /// (they are in the intervals): caches, pools and queues settle.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    pub warmup: f64,
     /// Per-request timeout, from the send.
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub timeout: f64,
@@ -81,9 +85,23 @@ pub struct LoadArgs {
     /// `-H "Host: shop.example"`.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
+    /// Send to this path on the URL's host, with this weight (repeat for a
+    /// mix: `--path /static/=0.6 --path /=0.4`; the weight defaults to 1).
+    #[arg(long = "path", value_name = "PATH[=WEIGHT]", value_parser = parse_path)]
+    pub paths: Vec<(String, f64)>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// `PATH[=WEIGHT]`: the weight after the last `=` when it is a number.
+fn parse_path(s: &str) -> Result<(String, f64), String> {
+    if let Some((path, w)) = s.rsplit_once('=') {
+        if let Ok(w) = w.trim().parse::<f64>() {
+            return Ok((path.to_string(), w));
+        }
+    }
+    Ok((s.to_string(), 1.0))
 }
 
 fn parse_duration(s: &str) -> Result<f64, String> {
@@ -114,6 +132,8 @@ pub fn run(args: LoadArgs) -> CmdResult {
         interval_s: args.interval,
         seed: args.seed,
         headers: args.headers.clone(),
+        paths: args.paths.clone(),
+        warmup_s: args.warmup,
         progress: Some(progress.clone()),
         ..Config::new(args.url.clone(), arrivals)
     };
@@ -240,8 +260,24 @@ fn table(r: &LoadReport) -> String {
     let _ = writeln!(
         o,
         "requests {}  ok {}  errors {} ({error_pct:.2} %)  over {:.2} s ({:.1} req/s)  elapsed {:.2} s  peak in flight {}",
-        r.requests, r.ok, r.errors.total, r.span_s, r.sent_rate, r.elapsed_s, r.peak_in_flight
+        r.requests, r.ok, r.errors.total, r.span_s - r.warmup_s, r.sent_rate, r.elapsed_s, r.peak_in_flight
     );
+    if r.warmup_requests > 0 {
+        let _ = writeln!(
+            o,
+            "warm-up: {} requests over the first {:.2} s, left out of the totals",
+            r.warmup_requests, r.warmup_s
+        );
+    }
+    if !r.paths.is_empty() {
+        let total: f64 = r.paths.iter().map(|(_, w)| w).sum();
+        let mix: Vec<String> = r
+            .paths
+            .iter()
+            .map(|(p, w)| format!("{p} {:.0} %", 100.0 * w / total))
+            .collect();
+        let _ = writeln!(o, "paths: {}", mix.join(", "));
+    }
     let _ = writeln!(
         o,
         "sent late (> {:.0} ms) {}  waited for a slot {}  max send lag {:.2} ms",

@@ -101,13 +101,15 @@ impl Collector {
     }
 
     /// A request of interval `k` ended: `from_intended` and `from_send` are
-    /// its latencies (s) from its intended start and from its send.
+    /// its latencies (s) from its intended start and from its send. A
+    /// request of the warm-up (`counted` false) counts in its interval only.
     pub(crate) fn finished(
         &mut self,
         k: u64,
         from_intended: f64,
         from_send: f64,
         outcome: Outcome,
+        counted: bool,
     ) {
         let Some(open) = self.open.get_mut(&k) else {
             return;
@@ -115,13 +117,16 @@ impl Collector {
         open.finished += 1;
         match outcome {
             Outcome::Ok => {
-                self.ok += 1;
                 open.ok += 1;
                 let l = us(from_intended);
                 open.histogram.saturating_record(l);
-                self.latency.saturating_record(l);
-                self.response.saturating_record(us(from_send));
+                if counted {
+                    self.ok += 1;
+                    self.latency.saturating_record(l);
+                    self.response.saturating_record(us(from_send));
+                }
             }
+            Outcome::Failed(_, _) if !counted => open.errors += 1,
             Outcome::Failed(class, message) => {
                 open.errors += 1;
                 self.errors.add(class);

@@ -33,6 +33,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use hyper::Uri;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -83,6 +85,14 @@ pub struct Config {
     pub seed: u64,
     /// Extra request headers, each `Name: value` (as curl's `-H`).
     pub headers: Vec<String>,
+    /// Requests intended to start before this (s) warm the target up: they
+    /// are sent and shown in the intervals, but left out of the totals
+    /// (requests, errors, latency, the sent rate).
+    pub warmup_s: f64,
+    /// A mix of paths on the URL's host, each with its weight: each
+    /// request's path is drawn from it (seeded by `seed`, apart from the
+    /// arrivals). Empty: every request goes to the URL as it is.
+    pub paths: Vec<(String, f64)>,
     /// Counters the caller may watch while the run goes on.
     pub progress: Option<Arc<Progress>>,
 }
@@ -102,6 +112,8 @@ impl Config {
             interval_s: 1.0,
             seed: 1,
             headers: Vec::new(),
+            warmup_s: 0.0,
+            paths: Vec::new(),
             progress: None,
         }
     }
@@ -182,6 +194,18 @@ impl Config {
                 );
             }
         }
+        if !(self.warmup_s.is_finite() && self.warmup_s >= 0.0)
+            || self.span_s().is_some_and(|span| self.warmup_s >= span)
+        {
+            return bad(
+                "warmup",
+                format!(
+                    "expected at least 0 s and shorter than the run ({} s), got {} s",
+                    self.span_s().unwrap_or(f64::INFINITY),
+                    self.warmup_s
+                ),
+            );
+        }
         if self.requests == Some(0) {
             return bad("requests", "expected at least 1".into());
         }
@@ -222,7 +246,45 @@ impl Config {
             return Err(LoadError::Unbounded);
         }
         self.header_map()?;
+        self.targets(&uri)?;
         Ok(uri)
+    }
+
+    /// The URIs requests go to, each with its cumulative weight (the last
+    /// is 1): the URL alone, or the [`Config::paths`] on its host.
+    fn targets(&self, uri: &Uri) -> Result<Vec<(Uri, f64)>, LoadError> {
+        if self.paths.is_empty() {
+            return Ok(vec![(uri.clone(), 1.0)]);
+        }
+        let bad = |problem: String| LoadError::Invalid {
+            field: "path",
+            problem,
+        };
+        let total: f64 = self.paths.iter().map(|(_, w)| w).sum();
+        let mut out = Vec::with_capacity(self.paths.len());
+        let mut sum = 0.0;
+        for (path, weight) in &self.paths {
+            if !(weight.is_finite() && *weight > 0.0) {
+                return Err(bad(format!(
+                    "the weight of {path:?} must be a positive number, got {weight}"
+                )));
+            }
+            if !path.starts_with('/') {
+                return Err(bad(format!(
+                    "expected a path starting with /, got {path:?}"
+                )));
+            }
+            let authority = uri.authority().map_or("", |a| a.as_str());
+            let target: Uri = format!("http://{authority}{path}")
+                .parse()
+                .map_err(|e| bad(format!("{path:?} is not a URL path ({e})")))?;
+            sum += weight / total;
+            out.push((target, sum));
+        }
+        if let Some(last) = out.last_mut() {
+            last.1 = 1.0;
+        }
+        Ok(out)
     }
 
     /// The extra headers, parsed: each `Name: value`, a valid HTTP header.
@@ -350,6 +412,10 @@ fn lock(c: &Mutex<collect::Collector>) -> MutexGuard<'_, collect::Collector> {
 /// [`run`] on the caller's tokio runtime (it needs the time and I/O drivers).
 pub async fn run_async(config: &Config) -> Result<LoadReport, LoadError> {
     let uri = config.validate()?;
+    let targets = config.targets(&uri)?;
+    // The paths are drawn apart from the arrivals: the same seed gives the
+    // same schedule with or without a mix.
+    let mut pick = Xoshiro256PlusPlus::seed_from_u64(config.seed ^ 0x7061_7468);
     let headers = Arc::new(config.header_map()?);
     let client = client::client();
     let timeout = Duration::from_secs_f64(config.timeout_s);
@@ -358,6 +424,7 @@ pub async fn run_async(config: &Config) -> Result<LoadReport, LoadError> {
     let collector = Arc::new(Mutex::new(collect::Collector::new(config.interval_s)));
     let progress = config.progress.clone().unwrap_or_default();
     let (mut requests, mut late, mut waited) = (0u64, 0u64, 0u64);
+    let mut warmup_requests = 0u64;
     let (mut max_lag, mut peak_in_flight, mut last_t) = (0.0f64, 0usize, 0.0f64);
     let start = Instant::now();
     for t in config.schedule() {
@@ -381,6 +448,8 @@ pub async fn run_async(config: &Config) -> Result<LoadReport, LoadError> {
         }
         peak_in_flight = peak_in_flight.max(bound - slots.available_permits());
         requests += 1;
+        let counted = t >= config.warmup_s;
+        warmup_requests += u64::from(!counted);
         last_t = t;
         let k = {
             let mut c = lock(&collector);
@@ -389,6 +458,15 @@ pub async fn run_async(config: &Config) -> Result<LoadReport, LoadError> {
             k
         };
         progress.sent.fetch_add(1, Ordering::Relaxed);
+        let uri = if targets.len() == 1 {
+            &targets[0].0
+        } else {
+            let u: f64 = pick.random();
+            &targets[targets
+                .partition_point(|(_, c)| *c <= u)
+                .min(targets.len() - 1)]
+            .0
+        };
         let (client, uri, headers, collector, progress) = (
             client.clone(),
             uri.clone(),
@@ -407,6 +485,7 @@ pub async fn run_async(config: &Config) -> Result<LoadReport, LoadError> {
                 done.saturating_duration_since(intended).as_secs_f64(),
                 done.saturating_duration_since(sent).as_secs_f64(),
                 outcome,
+                counted,
             );
             progress.finished.fetch_add(1, Ordering::Relaxed);
             drop(permit);
@@ -438,17 +517,20 @@ pub async fn run_async(config: &Config) -> Result<LoadReport, LoadError> {
     Ok(LoadReport {
         url: config.url.clone(),
         arrivals: config.arrivals.clone(),
+        paths: config.paths.clone(),
         seed: config.seed,
         max_in_flight: bound,
         timeout_s: config.timeout_s,
         interval_s: config.interval_s,
-        requests,
+        requests: requests - warmup_requests,
+        warmup_requests,
+        warmup_s: config.warmup_s,
         ok: c.ok,
         errors: c.errors.clone(),
         span_s,
         elapsed_s,
-        sent_rate: if span_s > 0.0 {
-            requests as f64 / span_s
+        sent_rate: if span_s > config.warmup_s {
+            (requests - warmup_requests) as f64 / (span_s - config.warmup_s)
         } else {
             0.0
         },

@@ -221,6 +221,10 @@ pub struct LoadReport {
     pub url: String,
     /// How requests arrived.
     pub arrivals: Arrivals,
+    /// The paths requests were drawn from, with their weights (empty: the
+    /// URL's own).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<(String, f64)>,
     /// The schedule's seed.
     pub seed: u64,
     /// The in-flight bound.
@@ -229,8 +233,15 @@ pub struct LoadReport {
     pub timeout_s: f64,
     /// The interval length (s).
     pub interval_s: f64,
-    /// Requests sent (every scheduled request is sent, late if need be).
+    /// Requests sent after the warm-up (every scheduled request is sent,
+    /// late if need be).
     pub requests: u64,
+    /// Requests sent during the warm-up, left out of every total.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub warmup_requests: u64,
+    /// The warm-up (s of the schedule).
+    #[serde(skip_serializing_if = "is_zero_f")]
+    pub warmup_s: f64,
     /// Successful responses (status below 400).
     pub ok: u64,
     /// Failed requests by class.
@@ -240,7 +251,8 @@ pub struct LoadReport {
     pub span_s: f64,
     /// Wall time from the start to the last response (s).
     pub elapsed_s: f64,
-    /// Requests per second of schedule (`requests / span_s`).
+    /// Requests per second of schedule after the warm-up (`requests /
+    /// (span_s - warmup_s)`).
     pub sent_rate: f64,
     /// Requests sent more than [`crate::limits::LATE_S`] after their
     /// intended start.
@@ -265,4 +277,12 @@ pub struct LoadReport {
     /// start), for callers that want more than the summary.
     #[serde(skip)]
     pub histogram: Histogram<u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_f(x: &f64) -> bool {
+    *x == 0.0
 }

@@ -24,6 +24,11 @@ enum Reply {
 /// keep-alive, no bodies read); returns its port. Its threads end when a
 /// connection is idle for five seconds or the test binary exits.
 fn serve(reply: impl Fn(Instant) -> Reply + Send + Sync + 'static) -> u16 {
+    serve_paths(move |at, _| reply(at))
+}
+
+/// [`serve`], the reply chosen by the arrival and the request's path.
+fn serve_paths(reply: impl Fn(Instant, &str) -> Reply + Send + Sync + 'static) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let reply = Arc::new(reply);
@@ -37,7 +42,7 @@ fn serve(reply: impl Fn(Instant) -> Reply + Send + Sync + 'static) -> u16 {
     port
 }
 
-fn connection(mut stream: TcpStream, reply: &dyn Fn(Instant) -> Reply) {
+fn connection(mut stream: TcpStream, reply: &dyn Fn(Instant, &str) -> Reply) {
     stream.set_nodelay(true).ok();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -54,8 +59,10 @@ fn connection(mut stream: TcpStream, reply: &dyn Fn(Instant) -> Reply) {
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
         };
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
         buf.drain(..end);
-        match reply(Instant::now()) {
+        match reply(Instant::now(), &path) {
             Reply::Never => {
                 std::thread::sleep(Duration::from_secs(5));
                 return;
@@ -410,6 +417,57 @@ fn extra_headers_are_sent_and_bad_ones_refused() {
             other => panic!("{bad}: {other:?}"),
         }
     }
+}
+
+/// 400/s for 1.5 s, the first 0.5 s a warm-up, three requests to /a/ for
+/// one to /b: the server's counts are the generator's, the warm-up's
+/// requests are left out of the totals, and the share of /a/ is binomial.
+#[test]
+fn paths_are_drawn_by_weight_and_the_warmup_is_left_out() {
+    use std::sync::Mutex;
+    let hits: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = hits.clone();
+    let port = serve_paths(move |_, path| {
+        seen.lock().unwrap().push(path.to_string());
+        Reply::After(Duration::ZERO, 200)
+    });
+    let mut c = config(port, 400.0);
+    c.duration_s = Some(1.5);
+    c.warmup_s = 0.5;
+    c.paths = vec![("/a/".into(), 3.0), ("/b".into(), 1.0)];
+    let r = run(&c);
+    let hits = hits.lock().unwrap().clone();
+    assert_eq!(r.requests + r.warmup_requests, hits.len() as u64);
+    assert!(hits.iter().all(|p| p == "/a/" || p == "/b"), "{hits:?}");
+    // Poisson counts: 200 in the warm-up, 400 after, within 3 σ.
+    let within = |n: u64, mean: f64| (n as f64 - mean).abs() <= 3.0 * mean.sqrt();
+    assert!(within(r.warmup_requests, 200.0), "{}", r.warmup_requests);
+    assert!(within(r.requests, 400.0), "{}", r.requests);
+    assert_eq!(r.ok + r.errors.total, r.requests);
+    assert!(
+        (r.sent_rate - r.requests as f64).abs() < 1e-9,
+        "{}",
+        r.sent_rate
+    );
+    let a = hits.iter().filter(|p| *p == "/a/").count() as f64;
+    let n = hits.len() as f64;
+    assert!(
+        (a / n - 0.75).abs() <= 3.0 * (0.75 * 0.25 / n).sqrt(),
+        "{a} of {n} to /a/"
+    );
+    assert_eq!(r.paths, c.paths);
+    let field = |c: &Config| match c.validate() {
+        Err(LoadError::Invalid { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    let mut bad = c.clone();
+    bad.paths = vec![("a".into(), 1.0)];
+    assert_eq!(field(&bad), "path");
+    bad.paths = vec![("/a".into(), 0.0)];
+    assert_eq!(field(&bad), "path");
+    let mut bad = c.clone();
+    bad.warmup_s = 1.5;
+    assert_eq!(field(&bad), "warmup");
 }
 
 #[test]
