@@ -201,6 +201,14 @@ fn nginx_time(s: f64) -> String {
     }
 }
 
+/// The first word of every line the front logs per request (nginx's
+/// `log_format twip`): `twip MSEC UPSTREAM STATUS SECONDS`, the time the
+/// request ended (Unix seconds, ms resolution), the upstream it was proxied
+/// to (`-` for the front's own answers), the upstream's status and how long
+/// the upstream took to answer (s, nginx's millisecond clock; several,
+/// comma-separated, when it retried on another server).
+pub const LOG_TAG: &str = "twip";
+
 /// nginx configuration of the front and its marker: one upstream per
 /// service it calls, `/NAME/` routed to each, `/` to the last call,
 /// `/twip-health` for checks, and a server on [`FRONT_SOCKET`] that answers
@@ -254,7 +262,18 @@ pub fn proxy_conf(scenario: &Scenario, containers: &[Spec]) -> (String, String) 
         } else {
             servers.concat()
         };
-        upstreams.push_str(&format!("  upstream {} {{\n{servers}  }}\n", svc.name));
+        // The scenario's balancer, as nginx spells it (round robin is its
+        // default; least_conn counts the requests this front has in flight
+        // at each server, queued ones included, as the model does).
+        let balance = match svc.balancer {
+            twip_model::Balancer::RoundRobin => "",
+            twip_model::Balancer::LeastConnections => "    least_conn;\n",
+            twip_model::Balancer::Random => "    random;\n",
+        };
+        upstreams.push_str(&format!(
+            "  upstream {} {{\n{balance}{servers}  }}\n",
+            svc.name
+        ));
         locations.push_str(&format!(
             "    location /{}/ {{ proxy_pass http://{}/;{per_location} }}\n",
             svc.name, svc.name
@@ -268,7 +287,7 @@ pub fn proxy_conf(scenario: &Scenario, containers: &[Spec]) -> (String, String) 
     }
     let conf = |marker_server: &str| {
         format!(
-            "worker_processes 1;\npid /run/nginx.pid;\nevents {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  proxy_next_upstream error timeout http_502;\n  proxy_connect_timeout 2s;\n  resolver 127.0.0.11 valid=5s;\n{upstreams}  server {{\n    listen {};\n    location = /twip-health {{ return 200 'ok'; }}\n{locations}  }}\n{marker_server}}}\n",
+            "worker_processes 1;\npid /run/nginx.pid;\nevents {{ worker_connections 1024; }}\nhttp {{\n  log_format twip '{LOG_TAG} $msec $proxy_host $upstream_status $upstream_response_time';\n  access_log /dev/stdout twip buffer=32k flush=1s;\n  proxy_next_upstream error timeout http_502;\n  proxy_connect_timeout 2s;\n  resolver 127.0.0.11 valid=5s;\n{upstreams}  server {{\n    listen {};\n    location = /twip-health {{ return 200 'ok'; }}\n{locations}  }}\n{marker_server}}}\n",
             entry.port
         )
     };
@@ -316,6 +335,18 @@ mod tests {
             conf.matches("proxy_connect_timeout 1500ms; proxy_next_upstream off;")
                 .count(),
             2,
+            "{conf}"
+        );
+        // The scenario's balancers: app's least connections, static's round
+        // robin (nginx's default).
+        let app = &conf[conf.find("upstream app {").unwrap()..];
+        assert!(
+            app[..app.find('}').unwrap()].contains("least_conn;"),
+            "{conf}"
+        );
+        let st = &conf[conf.find("upstream static {").unwrap()..];
+        assert!(
+            !st[..st.find('}').unwrap()].contains("least_conn"),
             "{conf}"
         );
         // static keeps the defaults, as a front without the table does.

@@ -25,13 +25,15 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use bollard::container::LogsOptions;
 use bollard::container::{
     Config, CreateContainerOptions, KillContainerOptions, ListContainersOptions,
     RemoveContainerOptions, StartContainerOptions, StopContainerOptions, UpdateContainerOptions,
 };
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
-    HealthConfig, HealthStatusEnum, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    HealthConfig, HealthStatusEnum, HostConfig, HostConfigLogConfig, PortBinding, RestartPolicy,
+    RestartPolicyNameEnum,
 };
 use bollard::network::{CreateNetworkOptions, ListNetworksOptions};
 use bollard::Docker;
@@ -216,6 +218,93 @@ pub async fn published_port(env: &str) -> Result<Option<u16>, DockerError> {
     Ok(running.or_else(|| observed.iter().filter_map(|o| o.publish).min()))
 }
 
+/// One request the front proxied, as its access log tells it
+/// ([`desired::LOG_TAG`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamTime {
+    /// When the request ended (Unix s, ms resolution).
+    pub at_unix_s: f64,
+    /// The service (the front's upstream) that answered it.
+    pub service: String,
+    /// The upstream's HTTP status.
+    pub status: u16,
+    /// How long that service took to answer, connection included (ms, on
+    /// nginx's millisecond clock: a whole number of ms whose mean is the
+    /// true mean).
+    pub ms: f64,
+}
+
+/// Reads one line of the front's log; `None` for any other line and for
+/// the front's own answers. When nginx tried several servers, the last
+/// (the one that answered) counts.
+pub fn parse_log_line(line: &str) -> Option<UpstreamTime> {
+    let mut words = line.split_whitespace();
+    if words.next()? != desired::LOG_TAG {
+        return None;
+    }
+    let at_unix_s: f64 = words.next()?.parse().ok()?;
+    let service = words.next()?;
+    // "STATUS SECONDS", or after retries "S1, S2 T1, T2" (a ":" between
+    // internal redirects): as many statuses as times; the last of each.
+    let rest: Vec<&str> = words
+        .map(|w| w.trim_end_matches(','))
+        .filter(|w| *w != ":")
+        .collect();
+    if rest.len() < 2 || !rest.len().is_multiple_of(2) {
+        return None;
+    }
+    let status: u16 = rest[rest.len() / 2 - 1].parse().ok()?;
+    let seconds: f64 = rest[rest.len() - 1].parse().ok()?;
+    if service == "-" || !seconds.is_finite() || seconds < 0.0 {
+        return None;
+    }
+    Some(UpstreamTime {
+        at_unix_s,
+        service: service.to_string(),
+        status,
+        ms: seconds * 1e3,
+    })
+}
+
+/// What the fronts of `env` logged for requests that ended between
+/// `from_unix_s` and `to_unix_s`: every proxied request, in log order.
+/// nginx flushes its log each second, so read a little after `to_unix_s`.
+pub async fn upstream_times(
+    env: &str,
+    from_unix_s: f64,
+    to_unix_s: f64,
+) -> Result<Vec<UpstreamTime>, DockerError> {
+    let docker = connect().await?;
+    let fronts: Vec<String> = observe(&docker, env)
+        .await?
+        .into_iter()
+        .filter(|o| o.running && o.publish.is_some())
+        .map(|o| o.name)
+        .collect();
+    let mut out = Vec::new();
+    for name in fronts {
+        let mut logs = docker.logs(
+            &name,
+            Some(LogsOptions::<String> {
+                stdout: true,
+                since: from_unix_s.floor() as i64 - 1,
+                ..Default::default()
+            }),
+        );
+        let mut text = String::new();
+        while let Some(chunk) = logs.next().await {
+            let chunk = chunk.map_err(engine(format!("reading the log of {name}")))?;
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        out.extend(
+            text.lines()
+                .filter_map(parse_log_line)
+                .filter(|t| t.at_unix_s >= from_unix_s && t.at_unix_s <= to_unix_s),
+        );
+    }
+    Ok(out)
+}
+
 async fn ensure_images(docker: &Docker, d: &Desired) -> Result<(), DockerError> {
     let mut seen = Vec::new();
     for c in &d.containers {
@@ -337,6 +426,14 @@ async fn create(docker: &Docker, d: &Desired, s: &Spec) -> Result<(), DockerErro
             restart_policy: Some(restart(RestartPolicyNameEnum::UNLESS_STOPPED)),
             port_bindings,
             network_mode: Some(d.network.clone()),
+            // The front logs every request: keep the engine's copy bounded.
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("json-file".into()),
+                config: Some(HashMap::from([
+                    ("max-size".to_string(), "10m".to_string()),
+                    ("max-file".to_string(), "2".to_string()),
+                ])),
+            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -785,4 +882,37 @@ pub async fn destroy(env: &str) -> Result<Vec<String>, DockerError> {
         removed.push(name.to_string());
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fronts_log_lines_are_read_and_others_skipped() {
+        let t = parse_log_line("twip 1765152000.123 app 200 0.061").unwrap();
+        assert_eq!(
+            t,
+            UpstreamTime {
+                at_unix_s: 1_765_152_000.123,
+                service: "app".into(),
+                status: 200,
+                ms: 61.0
+            }
+        );
+        // After a retry on another server: the last one answered.
+        let t = parse_log_line("twip 1765152000.5 app 502, 200 2.001, 0.030").unwrap();
+        assert_eq!((t.status, t.ms), (200, 30.0));
+        // The front's own answers, nginx's other lines, garbage.
+        for line in [
+            "twip 1765152000.5 - - -",
+            "2026/12/07 10:00:00 [notice] 1#1: signal process started",
+            "twip",
+            "twip x app 200 0.1",
+            "twip 1.0 app 200",
+            "twip 1.0 app 200 -0.1",
+        ] {
+            assert_eq!(parse_log_line(line), None, "{line}");
+        }
+    }
 }

@@ -49,23 +49,35 @@ fn parse_dist(spec: &str) -> Result<Dist, String> {
     }
 }
 
-/// A counting semaphore: the replica's worker pool.
+/// The replica's worker pool: a counting semaphore that admits waiters in
+/// arrival order, as Jetty's queue does and the model assumes. (A plain
+/// semaphore lets a request that arrives just as a worker frees up take it
+/// ahead of those waiting, which stretches the tail at high load.)
 struct Pool {
-    free: Mutex<u32>,
+    /// (tickets handed out, tickets admitted so far).
+    state: Mutex<(u64, u64)>,
     cv: Condvar,
 }
 
 impl Pool {
-    fn acquire(&self) {
-        let mut n = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *n == 0 {
-            n = self.cv.wait(n).unwrap_or_else(|e| e.into_inner());
+    fn new(workers: u32) -> Pool {
+        Pool {
+            state: Mutex::new((0, u64::from(workers))),
+            cv: Condvar::new(),
         }
-        *n -= 1;
+    }
+    fn acquire(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let ticket = s.0;
+        s.0 += 1;
+        while ticket >= s.1 {
+            s = self.cv.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
     }
     fn release(&self) {
-        *self.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        self.cv.notify_one();
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 += 1;
+        // Every waiter checks its ticket; only the next one goes.
+        self.cv.notify_all();
     }
 }
 
@@ -190,14 +202,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     eprintln!("twip-testapp {name}: listening on {port}, {workers} workers, {dist:?}");
-    let shared = Arc::new((
-        Pool {
-            free: Mutex::new(workers),
-            cv: Condvar::new(),
-        },
-        Sampler::new(&dist),
-        name,
-    ));
+    let shared = Arc::new((Pool::new(workers), Sampler::new(&dist), name));
     let base = match std::env::var("TWIP_SEED") {
         Ok(s) => match s.parse::<u64>() {
             Ok(n) => n,
@@ -251,5 +256,32 @@ mod tests {
         let sampler = Sampler::new(&Dist::exponential(10.0).unwrap());
         let draw = |seed| sampler.sample(&mut Xoshiro256PlusPlus::seed_from_u64(seed));
         assert_ne!(draw(connection_seed(a, 0)), draw(connection_seed(b, 0)));
+    }
+
+    /// One worker, held; three requests queue in a known order; each
+    /// release admits the one that has waited longest.
+    #[test]
+    fn the_pool_admits_in_arrival_order() {
+        let pool = Arc::new(Pool::new(1));
+        pool.acquire();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut threads = Vec::new();
+        for k in 0..3 {
+            let (p, o) = (pool.clone(), order.clone());
+            threads.push(std::thread::spawn(move || {
+                p.acquire();
+                o.lock().unwrap().push(k);
+                p.release();
+            }));
+            // Wait until thread k holds its ticket before starting k + 1.
+            while pool.state.lock().unwrap().0 < k + 2 {
+                std::thread::yield_now();
+            }
+        }
+        pool.release();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2]);
     }
 }
