@@ -634,6 +634,7 @@ fn every_command_line_in_the_readme_is_accepted() {
         "destroy",
         "report",
         "load",
+        "calibrate",
         "completions",
         "man",
     ] {
@@ -756,6 +757,7 @@ fn every_subcommand_help_has_examples_that_are_accepted() {
         &["destroy"],
         &["report"],
         &["load"],
+        &["calibrate"],
         &["completions"],
         &["man"],
     ] {

@@ -910,3 +910,125 @@ fn out_of_memory_is_a_clear_error() {
     );
     assert!(t.contains("not applied:"), "{t}");
 }
+
+/// `twip calibrate` on a training environment with two app replicas (the
+/// test app draws the scenario's own lognormal, mean 60 ms, p99 450 ms):
+/// two low rates of 20 s each. What can fail: the ladder's rates, the
+/// Poisson counts sent, the errors, the app's times read from the front's
+/// log (their mean against the true 60 ms, within 3 standard errors of a
+/// lognormal of cv 1.66), the front's own time from the generator, the
+/// calibrated scenario (it loads, keeps the comments), and the refusal of
+/// an environment that does not run the plan.
+#[test]
+#[ignore = "needs a Docker engine and the twip images"]
+fn calibrate_measures_simulates_and_fits_the_test_app() {
+    let env = Env::new("calibrate", 18_497);
+    let p = plan("calibrate", 2);
+    let (p, port) = (p.to_str().unwrap(), env.port.to_string());
+    let out = tmp("calibration.json");
+    let scenario = tmp("calibrated.toml");
+    let args = |extra: &[&'static str]| {
+        let mut a: Vec<String> = [
+            "calibrate",
+            p,
+            "--target",
+            "docker",
+            "--scenario",
+            SCENARIO,
+            "--env",
+            &env.name,
+            "--port",
+            &port,
+            "--rates",
+            "20,40",
+            "--duration",
+            "20s",
+            "--warmup",
+            "3s",
+            "--replications",
+            "10",
+            "--format",
+            "json",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    // Nothing runs yet: refused, nothing written.
+    let o = twip(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("does not run the plan"), "{}", text(&o));
+    assert!(text(&o).contains("--apply"), "{}", text(&o));
+    assert!(!out.exists());
+
+    let mut a = args(&["--apply", "--write-scenario"]);
+    a.push(scenario.to_str().unwrap().to_string());
+    let o = twip(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let c = crate::common::json(&o);
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(c, file, "stdout is the file");
+    // Two app replicas × 4 workers ÷ (0.4 visits × 60 ms): 333.3/s.
+    let cap = c["capacity_rps"].as_f64().unwrap();
+    assert!((cap - 1000.0 / 3.0).abs() < 0.1, "{cap}");
+    assert_eq!(c["bottleneck"], "app");
+    let rungs = c["rungs"].as_array().unwrap();
+    assert_eq!(rungs.len(), 2);
+    for (r, rate) in rungs.iter().zip([20.0, 40.0]) {
+        assert_eq!(r["rate_rps"].as_f64(), Some(rate));
+        let n = r["measured"]["requests"].as_f64().unwrap();
+        let mean = rate * 20.0;
+        assert!(
+            (n - mean).abs() <= 3.0 * mean.sqrt(),
+            "{n} requests at {rate}/s"
+        );
+        assert_eq!(r["measured"]["error_rate"].as_f64(), Some(0.0), "{r}");
+        let (m, s) = (&r["measured"], &r["simulated"]);
+        // The measured p99 is of a few hundred app requests: only its order
+        // is checked here (bench/calibrate holds the accuracy figures).
+        let (mp99, sp99) = (
+            m["p99_ms"].as_f64().unwrap(),
+            s["p99_ms"]["value"].as_f64().unwrap(),
+        );
+        assert!(
+            mp99 > sp99 / 2.0 && mp99 < sp99 * 2.0,
+            "p99 {mp99} measured, {sp99} simulated"
+        );
+        assert!(s["p99_ms"]["ci95"].as_f64().unwrap() > 0.0);
+    }
+    let fits = c["fits"].as_array().unwrap();
+    let fit = |name: &str| fits.iter().find(|f| f["service"] == name).unwrap();
+    assert_eq!(fit("lb")["measured_by"], "generator");
+    assert_eq!(fit("static")["measured_by"], "front_log");
+    let app = fit("app");
+    assert_eq!(app["measured_by"], "front_log");
+    let n = app["samples"].as_f64().unwrap();
+    // 40 % of 20/s for 20 s: 160 expected, Poisson.
+    assert!((n - 160.0).abs() <= 3.0 * 160f64.sqrt(), "{n} app samples");
+    let mean = app["mean_ms"].as_f64().unwrap();
+    let se = 60.0 * 1.66 / n.sqrt();
+    assert!(
+        (mean - 60.0).abs() < 3.0 * se + 1.0,
+        "app mean {mean} ms over {n} samples"
+    );
+    assert!(
+        ["agrees", "lognormal", "gamma"].contains(&app["choice"].as_str().unwrap()),
+        "{app}"
+    );
+    // The calibrated copy loads and keeps the comments.
+    let text_out = std::fs::read_to_string(&scenario).unwrap();
+    assert!(
+        text_out.starts_with("# Calibrated by `twip calibrate`"),
+        "{text_out}"
+    );
+    assert!(
+        text_out.contains("# Jetty: a request holds a thread"),
+        "{text_out}"
+    );
+    let o = twip(&["validate", scenario.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}

@@ -601,3 +601,76 @@ fn four_phases_over_whole_days_open_in_chromium() {
         png.len()
     );
 }
+
+/// `twip report --calibration`: the section, its table (a row per figure
+/// per rate, the measured values of the file), the hockey-stick chart with
+/// a dot per p50 and p99 of each series; a broken file is refused by name
+/// and line.
+/// tests/data/calibration.json is bench/calibrate's output
+/// (target/bench-calibrate/app-calibration.json).
+#[test]
+fn a_calibration_adds_its_section_and_chart() {
+    let out = tmp("calibrated-report");
+    let cal = root().join("tests/data/calibration.json");
+    run_report(&[
+        "report",
+        "reports/plans/limited-release.json",
+        "--duration",
+        "20m",
+        "--calibration",
+        cal.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let c: Value = serde_json::from_str(&std::fs::read_to_string(&cal).unwrap()).unwrap();
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let heading = format!(
+        "## Simulated against measured: {} on {}",
+        c["scenario"].as_str().unwrap(),
+        c["env"].as_str().unwrap()
+    );
+    let rows = table_after(&md, &heading);
+    let rungs = c["rungs"].as_array().unwrap();
+    assert_eq!(rows.len(), 5 * rungs.len(), "{rows:?}");
+    for (k, r) in rungs.iter().enumerate() {
+        let p99 = &rows[5 * k + 2];
+        assert_eq!(p99[1], "p99 ms");
+        let m = r["measured"]["p99_ms"].as_f64().unwrap();
+        let shown: f64 = p99[2].parse().unwrap();
+        assert!((shown - m).abs() <= 0.5 + m * 0.005, "{shown} for {m}");
+    }
+    assert!(
+        md.contains("](calibration.svg)"),
+        "the chart is in the report"
+    );
+    let svg = std::fs::read_to_string(out.join("calibration.svg")).unwrap();
+    // p50 and p99: a dot per measured value, and the error bars' centres
+    // (plotters draws one) for the simulated and the calibrated values.
+    let series = 1 + 1 + usize::from(rungs[0]["calibrated"].is_object());
+    assert_eq!(
+        svg.matches("<circle").count(),
+        2 * series * rungs.len(),
+        "dots"
+    );
+    assert!(out.join("calibration.png").exists());
+
+    let broken = crate::common::write_tmp(
+        "calibration.json",
+        &std::fs::read_to_string(&cal)
+            .unwrap()
+            .replacen("\"capacity_rps\":", "\"capacity\":", 1),
+    );
+    let o = tmp("bad-calibrated-report");
+    fails_with(
+        &[
+            "report",
+            "reports/plans/limited-release.json",
+            "--calibration",
+            broken.to_str().unwrap(),
+            "--out",
+            o.to_str().unwrap(),
+        ],
+        "calibration.json:",
+    );
+    assert!(!o.exists(), "nothing written");
+}

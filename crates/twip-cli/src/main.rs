@@ -38,6 +38,7 @@ macro_rules! note {
 }
 
 mod apply;
+mod calibrate;
 mod load;
 mod plan;
 mod policy;
@@ -90,6 +91,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Send open-loop HTTP load (Poisson or a scenario's profile); latency from each request's intended start.
     Load(load::LoadArgs),
+    /// Measure a running Docker environment at a ladder of rates against the simulation of its plan; fit the service times.
+    Calibrate(calibrate::CalibrateArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions {
@@ -241,6 +244,7 @@ fn run(cli: Cli) -> CmdResult {
         Command::Destroy(args) => apply::destroy(args),
         Command::Report(args) => report::run(args),
         Command::Load(args) => load::run(args),
+        Command::Calibrate(args) => calibrate::run(args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command(), "twip", &mut script);

@@ -45,6 +45,10 @@ pub struct ReportArgs {
     /// plan input, in order (as `apply` and `status` take it).
     #[arg(long, value_name = "SCENARIO.toml")]
     pub scenario: Vec<PathBuf>,
+    /// Add a "simulated against measured" section from `twip calibrate`'s
+    /// file: the ladder, the hockey-stick chart, the fitted times.
+    #[arg(long, value_name = "calibration.json")]
+    pub calibration: Option<PathBuf>,
 }
 
 /// Runs `twip report`: exit 0 when written, 1 on bad input (nothing written).
@@ -63,6 +67,13 @@ pub fn run(args: ReportArgs) -> CmdResult {
     if let Some(d) = args.duration {
         command.push_str(&format!(" --duration {d}s"));
     }
+    if let Some(c) = &args.calibration {
+        command.push_str(&format!(" --calibration {}", c.display()));
+    }
+    let calibration = match &args.calibration {
+        Some(p) => Some(twip_model::calibration::Calibration::load(p)?),
+        None => None,
+    };
     let progress = Arc::new(twip_report::Progress::default());
     let opts = twip_report::Options {
         seed: args.seed,
@@ -74,6 +85,7 @@ pub fn run(args: ReportArgs) -> CmdResult {
             twip_plan::request::PolicyPlacer::for_scenario(s, Some(policy))
                 .map_err(|e| e.to_string())
         }))),
+        calibration,
         ..twip_report::Options::default()
     };
     let started = Instant::now();

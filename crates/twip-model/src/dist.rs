@@ -238,6 +238,40 @@ impl Dist {
         self.second_moment_ms2() / (m * m) - 1.0
     }
 
+    /// P(S ≤ `x_ms`).
+    pub fn cdf_ms(&self, x_ms: f64) -> f64 {
+        if x_ms.is_nan() {
+            return f64::NAN;
+        }
+        match self {
+            Dist::Exponential { mean_ms } => {
+                if x_ms <= 0.0 {
+                    0.0
+                } else {
+                    1.0 - (-x_ms / mean_ms).exp()
+                }
+            }
+            Dist::Constant { mean_ms } => f64::from(u8::from(x_ms >= *mean_ms)),
+            Dist::Lognormal { mu, sigma } => {
+                if x_ms <= 0.0 {
+                    0.0
+                } else {
+                    Normal::new(0.0, 1.0).map_or(f64::NAN, |n| n.cdf((x_ms.ln() - mu) / sigma))
+                }
+            }
+            Dist::Gamma { shape, scale_ms } => {
+                if x_ms <= 0.0 {
+                    0.0
+                } else {
+                    GammaDist::new(*shape, 1.0 / scale_ms).map_or(f64::NAN, |g| g.cdf(x_ms))
+                }
+            }
+            Dist::Empirical { samples_ms } => {
+                samples_ms.partition_point(|v| *v <= x_ms) as f64 / samples_ms.len() as f64
+            }
+        }
+    }
+
     /// The `p` quantile in ms (0 < p < 1).
     pub fn quantile_ms(&self, p: f64) -> f64 {
         match self {

@@ -11,6 +11,7 @@
 
 #![deny(missing_docs)]
 
+pub mod calibration;
 pub mod catalog;
 pub mod consistency;
 mod dist;

@@ -9,6 +9,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use twip_model::RejectionKind;
 
+use twip_model::calibration::{Calibration, Estimate, Figure};
+
 use crate::model::Phase;
 use crate::ReportError;
 
@@ -100,6 +102,8 @@ pub enum Subject<'a> {
     Phase(&'a Phase, Kind),
     /// The phase comparison.
     Phases(&'a [Phase]),
+    /// Latency against rate, measured and simulated (`twip calibrate`).
+    Calibration(&'a Calibration),
 }
 
 /// A chart to draw.
@@ -115,6 +119,7 @@ impl<'a> Chart<'a> {
         match self.subject {
             Subject::Phase(p, k) => format!("{}-{}", p.slug(), k.suffix()),
             Subject::Phases(_) => "phases".into(),
+            Subject::Calibration(_) => "calibration".into(),
         }
     }
 
@@ -147,6 +152,10 @@ impl<'a> Chart<'a> {
                 format!("{}: {what}", p.name)
             }
             Subject::Phases(_) => "phase comparison: nodes, cost, p99, headroom".into(),
+            Subject::Calibration(c) => format!(
+                "{}: latency against rate, measured on {} and simulated (95 % intervals)",
+                c.scenario, c.env
+            ),
         }
     }
 
@@ -193,6 +202,7 @@ impl<'a> Chart<'a> {
             Subject::Phase(p, Kind::Elastic) => elastic(root, p),
             Subject::Phase(p, Kind::ElasticCost) => elastic_cost(root, p),
             Subject::Phases(ps) => phases(root, ps),
+            Subject::Calibration(c) => calibration(root, c),
         };
         r.map_err(|e| self.err(e))
     }
@@ -1246,6 +1256,127 @@ fn short_phase(name: &str, all: &[&str]) -> String {
     } else {
         name.to_string()
     }
+}
+
+/// The hockey stick: p50 and p99 against the offered rate, measured (solid,
+/// dots) and simulated (dashed, with the replications' 95 % intervals), and
+/// simulated with the fitted service times when there are any.
+fn calibration<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Calibration) -> R
+where
+    DB::ErrorType: 'static,
+{
+    let xmax = finite_max(c.rungs.iter().map(|r| r.rate_rps)).max(1.0) * 1.08;
+    let sims = |r: &twip_model::calibration::Rung| {
+        [Some(&r.simulated), r.calibrated.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|s| s.p99_ms.value + s.p99_ms.ci95)
+            .collect::<Vec<f64>>()
+    };
+    let ymax = finite_max(
+        c.rungs
+            .iter()
+            .flat_map(|r| std::iter::once(r.measured.p99_ms).chain(sims(r))),
+    )
+    .max(1.0)
+        * 1.15;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!(
+                "{}: latency against rate, measured and simulated",
+                c.scenario
+            ),
+            caption_style(),
+        )
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(75)
+        .build_cartesian_2d(0.0..xmax, 0.0..ymax)?;
+    let cap = c.capacity_rps;
+    chart
+        .configure_mesh()
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(TRANSPARENT)
+        .x_desc(format!(
+            "offered rate (requests/s; capacity {cap:.0}/s, {} the bottleneck)",
+            c.bottleneck
+        ))
+        .y_desc("latency (ms)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .label_style((FONT, 14))
+        .draw()?;
+    if cap < xmax {
+        let style = GREY.stroke_width(1);
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(cap, 0.0), (cap, ymax)],
+                6,
+                4,
+                style,
+            ))?
+            .label("capacity")
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+    }
+    for (f, color) in [(Figure::P50, PALETTE[2]), (Figure::P99, PALETTE[0])] {
+        let name = f.name();
+        let measured: Vec<(f64, f64)> = c
+            .rungs
+            .iter()
+            .map(|r| (r.rate_rps, r.measured.get(f)))
+            .collect();
+        let style = color.stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(measured.clone(), style))?
+            .label(format!("{name} measured"))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+        chart.draw_series(measured.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+        for (label, which, shade) in [("simulated", 0, 0.9), ("calibrated", 1, 0.5)] {
+            let pts: Vec<(f64, Estimate)> = c
+                .rungs
+                .iter()
+                .filter_map(|r| {
+                    let s = if which == 0 {
+                        Some(&r.simulated)
+                    } else {
+                        r.calibrated.as_ref()
+                    };
+                    s.map(|s| (r.rate_rps, s.get(f)))
+                })
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            let style = color.mix(shade).stroke_width(2);
+            let dash = if which == 0 { 8 } else { 3 };
+            chart
+                .draw_series(DashedLineSeries::new(
+                    pts.iter().map(|(x, e)| (*x, e.value)).collect::<Vec<_>>(),
+                    dash,
+                    4,
+                    style,
+                ))?
+                .label(format!("{name} {label}"))
+                .legend(move |(x, y)| {
+                    // A dashed line, drawn as its two dashes.
+                    let style = color.mix(shade).stroke_width(2);
+                    EmptyElement::at((x, y))
+                        + PathElement::new([(0, 0), (8, 0)], style)
+                        + PathElement::new([(12, 0), (20, 0)], style)
+                });
+            chart.draw_series(pts.iter().map(|(x, e)| {
+                ErrorBar::new_vertical(
+                    *x,
+                    e.value - e.ci95,
+                    e.value,
+                    e.value + e.ci95,
+                    color.mix(shade).stroke_width(1),
+                    8,
+                )
+            }))?;
+        }
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 #[cfg(test)]

@@ -33,6 +33,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use twip_model::calibration::Calibration;
+
 pub use charts::{Chart, Kind};
 pub use doc::Block;
 pub use font::FONT_ENV;
@@ -100,6 +102,9 @@ pub struct Options {
     /// Loads a plan's placement policy for the replicas a capacity
     /// provider places during its day; `None`: the simulator's built-in rule.
     pub placers: Option<PlacerLoader>,
+    /// A calibration (`twip calibrate`) to report on: measured against
+    /// simulated, rate by rate, and the fitted service times.
+    pub calibration: Option<Calibration>,
 }
 
 /// Gives the placer of a scenario's elastic day from the plan's policy
@@ -141,6 +146,7 @@ impl Default for Options {
             command: "twip report ...".into(),
             progress: None,
             placers: None,
+            calibration: None,
         }
     }
 }
@@ -152,6 +158,8 @@ pub struct Report {
     pub phases: Vec<Phase>,
     /// The command written at the top.
     pub command: String,
+    /// The calibration reported on, if any.
+    pub calibration: Option<Calibration>,
 }
 
 /// The files of a rendered report, by name.
@@ -183,22 +191,24 @@ impl Report {
         Ok(Report {
             phases,
             command: opts.command.clone(),
+            calibration: opts.calibration.clone(),
         })
     }
 
     /// The document (the same blocks go to HTML and Markdown).
     pub fn document(&self) -> Vec<Block> {
-        text::document(&self.phases, &self.command).0
+        text::document(&self.phases, &self.command, self.calibration.as_ref()).0
     }
 
     /// Every chart in the report.
     pub fn charts(&self) -> Vec<Chart<'_>> {
-        text::document(&self.phases, &self.command).1
+        text::document(&self.phases, &self.command, self.calibration.as_ref()).1
     }
 
     /// Renders the text files: `index.html`, `report.md` and one SVG per chart.
     pub fn render(&self) -> Result<Rendered, ReportError> {
-        let (blocks, charts) = text::document(&self.phases, &self.command);
+        let (blocks, charts) =
+            text::document(&self.phases, &self.command, self.calibration.as_ref());
         let mut svgs = Vec::new();
         for c in &charts {
             svgs.push((c.stem(), c.svg()?));

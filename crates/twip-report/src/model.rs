@@ -458,17 +458,6 @@ fn zones_of(plan: &Plan) -> Vec<String> {
     zones
 }
 
-/// Entry requests/s service `i` carries with `replicas` replicas, every
-/// worker busy: replicas × workers ÷ (visits × holding time).
-fn service_capacity(scenario: &Scenario, sizing: &Sizing, i: usize, replicas: f64) -> f64 {
-    let per_visit = sizing.visits[i] * sizing.holding_s[i];
-    if per_visit <= 0.0 {
-        f64::INFINITY
-    } else {
-        replicas * f64::from(scenario.services[i].workers) / per_visit
-    }
-}
-
 fn capacity(
     scenario: &Scenario,
     plan: &Plan,
@@ -481,7 +470,8 @@ fn capacity(
         .iter()
         .map(|n| (n.id.as_str(), n.zone.as_str()))
         .collect();
-    let svc_capacity = |i: usize, replicas: f64| service_capacity(scenario, sizing, i, replicas);
+    let svc_capacity =
+        |i: usize, replicas: f64| twip_sim::sizing::capacity_rps(scenario, sizing, i, replicas);
     let mut services: Vec<ServiceSummary> = scenario
         .services
         .iter()
@@ -628,7 +618,7 @@ fn elastic_phase(
                 continue;
             };
             svc.replicas = n;
-            svc.capacity_rps = service_capacity(scenario, sizing, i, f64::from(n));
+            svc.capacity_rps = twip_sim::sizing::capacity_rps(scenario, sizing, i, f64::from(n));
             svc.util_peak = sizing.peak_rps / svc.capacity_rps;
         }
         // A zone lost at the peak takes the fullest zone's share: the

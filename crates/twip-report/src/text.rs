@@ -1,5 +1,7 @@
 //! The report's text: the phases → a [`Block`] document.
 
+use twip_model::calibration::{Calibration, Figure};
+
 use crate::charts::{Chart, Kind, Subject};
 use crate::doc::Block;
 use crate::elastic_text;
@@ -99,7 +101,11 @@ fn chart(blocks: &mut Vec<Block>, c: Chart) {
 }
 
 /// The whole document, and every chart it shows.
-pub fn document<'a>(phases: &'a [Phase], command: &str) -> (Vec<Block>, Vec<Chart<'a>>) {
+pub fn document<'a>(
+    phases: &'a [Phase],
+    command: &str,
+    calibration: Option<&'a Calibration>,
+) -> (Vec<Block>, Vec<Chart<'a>>) {
     let mut b = Vec::new();
     let mut charts = Vec::new();
     let mut add = |b: &mut Vec<Block>, c: Chart<'a>| {
@@ -203,7 +209,211 @@ pub fn document<'a>(phases: &'a [Phase], command: &str) -> (Vec<Block>, Vec<Char
     for p in phases {
         phase(&mut b, p, &mut add);
     }
+    if let Some(c) = calibration {
+        calibration_section(&mut b, c, &mut add);
+    }
     (b, charts)
+}
+
+/// A figure in ms with the digits that matter.
+fn ms_fig(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+/// `measured` against `predicted` in percent.
+fn rel(measured: f64, predicted: f64) -> String {
+    if predicted > 0.0 {
+        format!("{:+.1} %", 100.0 * (measured - predicted) / predicted)
+    } else {
+        "—".into()
+    }
+}
+
+/// "Simulated against measured": the ladder, the chart, the fits.
+fn calibration_section<'a>(
+    b: &mut Vec<Block>,
+    c: &'a Calibration,
+    add: &mut dyn FnMut(&mut Vec<Block>, Chart<'a>),
+) {
+    b.push(Block::Heading(
+        2,
+        format!("Simulated against measured: {} on {}", c.scenario, c.env),
+    ));
+    b.push(Block::Para(format!(
+        "`twip calibrate` sent constant Poisson loads through the running environment's front \
+         ({}, paths {}), {:.0} s each after {:.0} s of warm-up, latency counted from each \
+         request's intended start; the simulator ran the same scenario and plan ({}) at the \
+         same rates over the same window (the warm-up from an empty system, then the measured \
+         time), {} times: \"simulated\" is the mean with its 95 % confidence interval, and a \
+         measurement is within the model when it falls in the 95 % range of one window. The \
+         plan's analytic capacity on the entry path is {:.1} requests/s, {} being the \
+         bottleneck.",
+        c.url,
+        c.paths
+            .iter()
+            .map(|(p, w)| format!("{p} {:.0} %", 100.0 * w))
+            .collect::<Vec<_>>()
+            .join(", "),
+        c.duration_s,
+        c.warmup_s,
+        c.plan_file.display(),
+        c.replications,
+        c.capacity_rps,
+        c.bottleneck
+    )));
+    let fitted = c.rungs.iter().any(|r| r.calibrated.is_some());
+    let mut head: Vec<String> = [
+        "rate (of capacity)",
+        "figure",
+        "measured",
+        "simulated",
+        "measured against simulated",
+        "within",
+    ]
+    .map(String::from)
+    .to_vec();
+    if fitted {
+        head.push("simulated, fitted times".into());
+        head.push("measured against it".into());
+        head.push("within ".into());
+    }
+    let mut rows = Vec::new();
+    for r in &c.rungs {
+        for (k, f) in Figure::ALL.into_iter().enumerate() {
+            let (m, sim) = (r.measured.get(f), r.simulated.get(f));
+            let cal = r.calibrated.as_ref().map(|s| s.get(f));
+            let mut row = vec![
+                if k == 0 {
+                    format!("{:.1}/s ({:.0} %)", r.rate_rps, r.percent)
+                } else {
+                    String::new()
+                },
+                format!("{} ms", f.name()),
+                ms_fig(m),
+                format!("{} ± {}", ms_fig(sim.value), ms_fig(sim.ci95)),
+                rel(m, sim.value),
+                yes_no(sim.admits(m)),
+            ];
+            if fitted {
+                match cal {
+                    Some(e) => {
+                        row.push(format!("{} ± {}", ms_fig(e.value), ms_fig(e.ci95)));
+                        row.push(rel(m, e.value));
+                        row.push(yes_no(e.admits(m)));
+                    }
+                    None => row.extend(["—".to_string(), "—".to_string(), "—".to_string()]),
+                }
+            }
+            rows.push(row);
+        }
+        let mut row = vec![
+            String::new(),
+            "errors".into(),
+            format!("{:.3} %", 100.0 * r.measured.error_rate),
+            format!(
+                "{:.3} ± {:.3} %",
+                100.0 * r.simulated.error_rate.value,
+                100.0 * r.simulated.error_rate.ci95
+            ),
+            String::new(),
+            yes_no(r.simulated.error_rate.admits(r.measured.error_rate)),
+        ];
+        if fitted {
+            row.extend([String::new(), String::new(), String::new()]);
+        }
+        rows.push(row);
+    }
+    b.push(Block::Table(head, rows));
+    add(
+        b,
+        Chart {
+            subject: Subject::Calibration(c),
+        },
+    );
+    if !c.fits.is_empty() {
+        b.push(Block::Para(format!(
+            "The back ends' times, from the front's access log at {:.1} requests/s (nginx's              upstream response times, on its 1 ms clock), against the scenario's:",
+            c.rungs.first().map_or(0.0, |r| r.rate_rps)
+        )));
+        b.push(Block::List {
+            ordered: false,
+            items: c.fits.iter().map(fit_item).collect(),
+        });
+    }
+}
+
+fn dist_words(d: &twip_model::calibration::DistSummary) -> String {
+    match d.dist.as_str() {
+        "exponential" | "constant" => format!("{} mean {} ms", d.dist, ms_fig(d.mean_ms)),
+        _ => format!(
+            "{} mean {} ms, p99 {} ms",
+            d.dist,
+            ms_fig(d.mean_ms),
+            ms_fig(d.p99_ms)
+        ),
+    }
+}
+
+fn fit_item(f: &twip_model::calibration::ServiceFit) -> String {
+    use twip_model::calibration::Choice;
+    let measured = format!(
+        "{} samples {}, mean {} ms, p50 {} ms, p99 {} ms",
+        f.samples,
+        match f.measured_by {
+            twip_model::calibration::MeasuredBy::FrontLog => "from the front's log",
+            twip_model::calibration::MeasuredBy::Generator => {
+                "of the front's own answer, from the generator (everything a request costs besides its back ends)"
+            }
+        },
+        ms_fig(f.mean_ms),
+        ms_fig(f.p50_ms),
+        ms_fig(f.p99_ms)
+    );
+    let cand = |name: &str, c: &Option<twip_model::calibration::Candidate>| {
+        c.as_ref().map(|c| {
+            format!(
+                "{name} mean {} ms, p99 {} ms (KS {:.3})",
+                ms_fig(c.mean_ms),
+                ms_fig(c.p99_ms),
+                c.ks
+            )
+        })
+    };
+    let fits: Vec<String> = [cand("lognormal", &f.lognormal), cand("gamma", &f.gamma)]
+        .into_iter()
+        .flatten()
+        .collect();
+    let verdict = match (f.choice, &f.fitted) {
+        (Choice::Agrees, _) => {
+            "the scenario's distribution agrees with the samples (within the 5 % critical value): kept".into()
+        }
+        (Choice::Keep, _) | (_, None) => "too few samples: the scenario's distribution is kept".into(),
+        (Choice::MeanOnly, Some(d)) => format!(
+            "too short for nginx's clock to show a shape: {} (the measured mean, the scenario's shape)",
+            dist_words(d)
+        ),
+        (_, Some(d)) => format!("taken: {}", dist_words(d)),
+    };
+    format!(
+        "{}: {measured}; the scenario has {}{}; {verdict}.",
+        f.service,
+        dist_words(&f.scenario),
+        if fits.is_empty() {
+            String::new()
+        } else {
+            format!("; fitted {}", fits.join(", "))
+        }
+    )
 }
 
 /// `0.6 % (a zone lost)`.

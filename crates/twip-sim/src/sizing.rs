@@ -30,6 +30,33 @@ pub struct Sizing {
     pub p99_floor_service: usize,
 }
 
+/// Entry requests/s service `i` carries with `replicas` replicas, every
+/// worker busy: replicas × workers ÷ (visits × holding time); infinite for a
+/// service no request holds.
+pub fn capacity_rps(s: &Scenario, z: &Sizing, i: usize, replicas: f64) -> f64 {
+    let per_visit = z.visits[i] * z.holding_s[i];
+    if per_visit <= 0.0 {
+        f64::INFINITY
+    } else {
+        replicas * f64::from(s.services[i].workers) / per_visit
+    }
+}
+
+/// The entry rate at which the first service on the entry path runs out of
+/// workers with the scenario's replica counts, and that service: the
+/// smallest [`capacity_rps`].
+pub fn entry_capacity(s: &Scenario, z: &Sizing) -> (f64, usize) {
+    (0..s.services.len())
+        .map(|i| (capacity_rps(s, z, i, s.services[i].replicas as f64), i))
+        .fold((f64::INFINITY, s.traffic.entry), |a, b| {
+            if b.0 < a.0 {
+                b
+            } else {
+                a
+            }
+        })
+}
+
 /// Services in an order where every caller comes before its callees.
 pub fn topological(s: &Scenario) -> Vec<usize> {
     fn visit(i: usize, s: &Scenario, seen: &mut [bool], out: &mut Vec<usize>) {

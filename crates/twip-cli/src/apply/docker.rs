@@ -158,3 +158,51 @@ pub fn destroy(args: &DestroyArgs) -> CmdResult {
         Err(e) => err(e),
     }
 }
+
+/// For `twip calibrate`: the URL of `env`'s front once the environment runs
+/// the plan. With `apply`, converges it first (as `twip apply`); without,
+/// refuses an environment that is not in sync and healthy.
+pub(crate) fn running_front(
+    plan_path: &Path,
+    scenario: Option<&PathBuf>,
+    env: &str,
+    port: Option<u16>,
+    apply: bool,
+) -> Result<String, String> {
+    let rt = runtime()?;
+    let d = desired(&rt, plan_path, scenario, env, port)?;
+    if apply {
+        warn(&d.warnings);
+        let mut log = |line: String| {
+            if !ui::quiet() {
+                eprintln!("twip: {line}");
+            }
+        };
+        rt.block_on(twip_docker::apply(&d, false, &mut log))
+            .map_err(|e| e.to_string())?;
+    } else {
+        let rows = rt
+            .block_on(twip_docker::status(&d))
+            .map_err(|e| e.to_string())?;
+        let off: Vec<String> = rows
+            .iter()
+            .filter(|r| r.drift())
+            .map(|r| {
+                format!(
+                    "{} ({} of {} running, {} healthy)",
+                    r.service, r.running, r.desired, r.healthy
+                )
+            })
+            .collect();
+        if !off.is_empty() {
+            return Err(format!(
+                "environment {env} does not run the plan {}: {}; hint: add --apply, or run \
+                 `twip apply {} --target docker --env {env}` first",
+                plan_path.display(),
+                off.join(", "),
+                plan_path.display()
+            ));
+        }
+    }
+    Ok(format!("http://127.0.0.1:{}", entry_port(&d)))
+}

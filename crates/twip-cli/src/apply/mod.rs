@@ -4,7 +4,7 @@
 //! scenario, the runtime, and the printing that is the same for both — and
 //! dispatches; the two target modules do not know each other.
 
-mod docker;
+pub(crate) mod docker;
 mod ecs;
 
 use std::fmt::Display;
@@ -168,7 +168,10 @@ pub fn destroy(args: DestroyArgs) -> CmdResult {
 /// The plan and its scenario (`--scenario`, else the one the plan names),
 /// the plan's replicas applied to the scenario; a plan made for another
 /// scenario is refused (`twip_model::consistency::bind`).
-fn load_plan(plan_path: &Path, scenario: Option<&PathBuf>) -> Result<(Plan, Scenario), String> {
+pub(crate) fn load_plan(
+    plan_path: &Path,
+    scenario: Option<&PathBuf>,
+) -> Result<(Plan, Scenario), String> {
     let plan = Plan::load(plan_path).map_err(|e| e.to_string())?;
     let scenario_path = match scenario {
         Some(s) => s.clone(),
