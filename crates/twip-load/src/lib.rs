@@ -429,11 +429,13 @@ pub async fn run_async(config: &Config) -> Result<LoadReport, LoadError> {
     let start = Instant::now();
     for t in config.schedule() {
         let intended = start + Duration::from_secs_f64(t);
+        // A warm-up request counts in its interval only, lateness included.
+        let counted = t >= config.warmup_s;
         tokio::time::sleep_until(intended).await;
         let permit = match slots.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
-                waited += 1;
+                waited += u64::from(counted);
                 match slots.clone().acquire_owned().await {
                     Ok(p) => p,
                     Err(_) => break, // never closed
@@ -442,13 +444,12 @@ pub async fn run_async(config: &Config) -> Result<LoadReport, LoadError> {
         };
         let sent = Instant::now();
         let lag = sent.saturating_duration_since(intended).as_secs_f64();
-        max_lag = max_lag.max(lag);
-        if lag > limits::LATE_S {
-            late += 1;
+        if counted {
+            max_lag = max_lag.max(lag);
+            late += u64::from(lag > limits::LATE_S);
         }
         peak_in_flight = peak_in_flight.max(bound - slots.available_permits());
         requests += 1;
-        let counted = t >= config.warmup_s;
         warmup_requests += u64::from(!counted);
         last_t = t;
         let k = {

@@ -255,11 +255,12 @@ pub struct LoadReport {
     /// (span_s - warmup_s)`).
     pub sent_rate: f64,
     /// Requests sent more than [`crate::limits::LATE_S`] after their
-    /// intended start.
+    /// intended start (after the warm-up, as every total).
     pub late: u64,
     /// The largest delay between an intended start and its send (ms).
     pub max_lag_ms: f64,
-    /// Requests that waited for a free slot under the in-flight bound.
+    /// Requests that waited for a free slot under the in-flight bound (after
+    /// the warm-up).
     pub waited_for_slot: u64,
     /// The most requests in flight at once.
     pub peak_in_flight: usize,
