@@ -157,12 +157,23 @@ pub fn fit(
         sorted.iter().sum::<f64>() / n as f64
     };
     let p50 = quantile(&sorted, 0.5);
+    let sd = if n > 1 {
+        (sorted.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    let mean_ci95 = if n > 1 {
+        1.96 * sd / (n as f64).sqrt()
+    } else {
+        0.0
+    };
     let mut out = ServiceFit {
         service: service.into(),
         measured_by,
         tick_ms,
         samples: n as u64,
         mean_ms: mean,
+        mean_ci95_ms: mean_ci95,
         p50_ms: p50,
         p99_ms: quantile(&sorted, 0.99),
         scenario: summary(current),
@@ -170,6 +181,7 @@ pub fn fit(
         lognormal: None,
         gamma: None,
         choice: Choice::Keep,
+        level_kept: false,
         fitted: None,
     };
     if n < MIN_SAMPLES {
@@ -177,8 +189,7 @@ pub fn fit(
     }
     let critical = KS_5PCT / (n as f64).sqrt();
     if p50 < SHAPE_TICKS * tick_ms {
-        let sd = (sorted.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt();
-        if (mean - current.mean_ms()).abs() <= 1.96 * sd / (n as f64).sqrt() {
+        if (mean - current.mean_ms()).abs() <= mean_ci95 {
             out.choice = Choice::Agrees;
             return out;
         }
@@ -204,14 +215,22 @@ pub fn fit(
     };
     if let Some((choice, c)) = pick {
         out.choice = choice;
+        // The shape from the samples; the level from the scenario when the
+        // samples cannot tell its mean from theirs.
+        out.level_kept = (mean - current.mean_ms()).abs() <= mean_ci95;
+        let k = if out.level_kept {
+            current.mean_ms() / c.mean_ms
+        } else {
+            1.0
+        };
         out.fitted = Some(DistSummary {
             dist: match choice {
                 Choice::Gamma => "gamma",
                 _ => "lognormal",
             }
             .into(),
-            mean_ms: c.mean_ms,
-            p99_ms: c.p99_ms,
+            mean_ms: c.mean_ms * k,
+            p99_ms: c.p99_ms * k,
         });
     }
     out

@@ -29,6 +29,10 @@ use twip_model::calibration::{
     Calibration, Estimate, Measured, MeasuredBy, Rung, ServiceFit, Simulated, VERSION,
 };
 
+/// The highest rate, in percent of capacity, whose samples are fitted:
+/// above it the queueing in them would be taken for service time.
+pub const FIT_MAX_PERCENT: f64 = 50.0;
+
 /// The front's own answer (the Docker front's health location).
 pub const FRONT_ALONE: &str = "/twip-health";
 use twip_model::{Layout, Routing, Scenario};
@@ -407,7 +411,8 @@ fn now_unix_s() -> f64 {
 }
 
 /// Runs the ladder on `target`: measures and simulates every rate, then
-/// fits the services behind the front from the lowest rate's log.
+/// fits the services from the lowest rate, when it is at most
+/// [`FIT_MAX_PERCENT`] of capacity (else `fits` is empty).
 /// `scenario` carries the plan's replica counts and `layout` its placement
 /// (`twip_model::consistency::bind`).
 pub fn calibrate(
@@ -516,28 +521,10 @@ pub fn calibrate(
             calibrated: None,
         });
     }
-    let entry = &scenario.services[scenario.traffic.entry];
-    let mut fits = vec![fit::fit(
-        &entry.name,
-        &entry.service_time,
-        &front_samples,
-        MeasuredBy::Generator,
-        fit::GENERATOR_TICK_MS,
-    )];
-    for c in &entry.calls {
-        let svc = &scenario.services[c.to];
-        let samples: Vec<f64> = lowest_log
-            .iter()
-            .filter(|t| t.service == svc.name && t.status < 400)
-            .map(|t| t.ms)
-            .collect();
-        fits.push(fit::fit(
-            &svc.name,
-            &svc.service_time,
-            &samples,
-            MeasuredBy::FrontLog,
-            fit::NGINX_TICK_MS,
-        ));
+    let lowest = ladder.rungs.first().map_or(100.0, |r| r.0);
+    let mut fits = Vec::new();
+    if lowest <= FIT_MAX_PERCENT {
+        fits = fit_all(scenario, &front_samples, &lowest_log);
     }
     // The same rates again with the fitted times.
     let fitted = with_fits(scenario, &fits);
@@ -563,4 +550,37 @@ pub fn calibrate(
         rungs,
         fits,
     })
+}
+
+/// The entry's time from the generator's samples of its own answer, each
+/// service behind it from the front's log.
+fn fit_all(
+    scenario: &Scenario,
+    front_samples: &[f64],
+    log: &[twip_docker::UpstreamTime],
+) -> Vec<ServiceFit> {
+    let entry = &scenario.services[scenario.traffic.entry];
+    let mut fits = vec![fit::fit(
+        &entry.name,
+        &entry.service_time,
+        front_samples,
+        MeasuredBy::Generator,
+        fit::GENERATOR_TICK_MS,
+    )];
+    for c in &entry.calls {
+        let svc = &scenario.services[c.to];
+        let samples: Vec<f64> = log
+            .iter()
+            .filter(|t| t.service == svc.name && t.status < 400)
+            .map(|t| t.ms)
+            .collect();
+        fits.push(fit::fit(
+            &svc.name,
+            &svc.service_time,
+            &samples,
+            MeasuredBy::FrontLog,
+            fit::NGINX_TICK_MS,
+        ));
+    }
+    fits
 }

@@ -181,12 +181,14 @@ mod tests {
             scenario_ks: None,
             samples: 1000,
             mean_ms: mean,
+            mean_ci95_ms: 0.0,
             p50_ms: mean,
             p99_ms: p99,
             scenario: d.clone(),
             lognormal: None,
             gamma: None,
             choice: Choice::Lognormal,
+            level_kept: false,
             fitted: Some(d),
         }
     }

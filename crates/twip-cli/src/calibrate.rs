@@ -282,6 +282,13 @@ fn fit_sentence(f: &ServiceFit) -> String {
             dist(d),
             ms(f.p50_ms)
         ),
+        (_, Some(d)) if f.level_kept => format!(
+            "{} (was {was}): the measured shape at the scenario's mean, which the samples' \
+             {} ± {:.1} ms holds",
+            dist(d),
+            ms(f.mean_ms),
+            f.mean_ci95_ms
+        ),
         (_, Some(d)) => format!("{} (was {was})", dist(d)),
     }
 }
@@ -384,6 +391,15 @@ fn table(c: &Calibration) -> String {
         c.replications
     );
     out.push_str(&ui::render(&t));
+    let lowest = c.rungs.first().map_or(0.0, |r| r.percent);
+    if c.fits.is_empty() && lowest > twip_calibrate::FIT_MAX_PERCENT {
+        out.push_str(&format!(
+            "\nno service time fitted: the lowest rate is {lowest:.0} % of capacity, above the {:.0} % \
+             a fit needs (the queueing in the samples would be taken for service time); add a \
+             lower rate\n",
+            twip_calibrate::FIT_MAX_PERCENT
+        ));
+    }
     if !c.fits.is_empty() {
         let mut f = ui::table(&[
             "service",
@@ -405,7 +421,7 @@ fn table(c: &Calibration) -> String {
             f.add_row(vec![
                 x.service.clone(),
                 x.samples.to_string(),
-                ms(x.mean_ms),
+                format!("{} ± {:.1}", ms(x.mean_ms), x.mean_ci95_ms),
                 ms(x.p50_ms),
                 ms(x.p99_ms),
                 dist(&x.scenario),

@@ -259,6 +259,10 @@ pub struct ServiceFit {
     pub samples: u64,
     /// Mean of the samples (ms).
     pub mean_ms: f64,
+    /// Its 95 % confidence half-width (ms): near capacity the utilisation,
+    /// and so the queueing, moves with the mean, so this bounds what a
+    /// calibrated simulation can promise there.
+    pub mean_ci95_ms: f64,
     /// Median of the samples (ms).
     pub p50_ms: f64,
     /// 99th percentile of the samples (ms).
@@ -274,6 +278,11 @@ pub struct ServiceFit {
     pub gamma: Option<Candidate>,
     /// What the calibrated scenario takes.
     pub choice: Choice,
+    /// The scenario's mean is inside the samples' 95 % interval, so the
+    /// fit's shape is taken at the scenario's mean: the samples cannot
+    /// tell the two means apart, and near capacity the difference would
+    /// be noise amplified into queueing.
+    pub level_kept: bool,
     /// The distribution the calibrated scenario writes (`None` for `keep`).
     pub fitted: Option<DistSummary>,
 }

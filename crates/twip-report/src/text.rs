@@ -367,7 +367,7 @@ fn dist_words(d: &twip_model::calibration::DistSummary) -> String {
 fn fit_item(f: &twip_model::calibration::ServiceFit) -> String {
     use twip_model::calibration::Choice;
     let measured = format!(
-        "{} samples {}, mean {} ms, p50 {} ms, p99 {} ms",
+        "{} samples {}, mean {} ± {} ms, p50 {} ms, p99 {} ms",
         f.samples,
         match f.measured_by {
             twip_model::calibration::MeasuredBy::FrontLog => "from the front's log",
@@ -376,6 +376,7 @@ fn fit_item(f: &twip_model::calibration::ServiceFit) -> String {
             }
         },
         ms_fig(f.mean_ms),
+        ms_fig(f.mean_ci95_ms),
         ms_fig(f.p50_ms),
         ms_fig(f.p99_ms)
     );
@@ -400,6 +401,10 @@ fn fit_item(f: &twip_model::calibration::ServiceFit) -> String {
         (Choice::Keep, _) | (_, None) => "too few samples: the scenario's distribution is kept".into(),
         (Choice::MeanOnly, Some(d)) => format!(
             "too short for nginx's clock to show a shape: {} (the measured mean, the scenario's shape)",
+            dist_words(d)
+        ),
+        (_, Some(d)) if f.level_kept => format!(
+            "taken: {}, the measured shape at the scenario's mean (the samples' interval holds it)",
             dist_words(d)
         ),
         (_, Some(d)) => format!("taken: {}", dist_words(d)),
