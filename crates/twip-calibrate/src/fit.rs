@@ -19,8 +19,8 @@
 //! of each tick (a continuity correction, the same for all).
 
 use statrs::distribution::{ContinuousCDF, Gamma, LogNormal};
-use twip_model::calibration::{Candidate, Choice, DistSummary, MeasuredBy, ServiceFit};
-use twip_model::Dist;
+use twip_model::calibration::{Candidate, Choice, DistKind, DistSummary, MeasuredBy, ServiceFit};
+use twip_model::{nearest_rank, Dist};
 
 /// The tick of nginx's clock (ms).
 pub const NGINX_TICK_MS: f64 = 1.0;
@@ -35,28 +35,12 @@ const KS_5PCT: f64 = 1.358;
 
 const Z99: f64 = 2.326_347_874_040_840_8;
 
-/// The `q` quantile of sorted samples (nearest rank).
+/// The `q` quantile of sorted samples (nearest rank; 0 for none).
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
-
-/// How the scenario's distribution reads as a [`DistSummary`].
-pub fn summary(d: &Dist) -> DistSummary {
-    let dist = match d {
-        Dist::Exponential { .. } => "exponential",
-        Dist::Constant { .. } => "constant",
-        Dist::Lognormal { .. } => "lognormal",
-        Dist::Gamma { .. } => "gamma",
-        Dist::Empirical { .. } => "empirical",
-    };
-    DistSummary {
-        dist: dist.into(),
-        mean_ms: d.mean_ms(),
-        p99_ms: d.quantile_ms(0.99),
+        0.0
+    } else {
+        nearest_rank(sorted, q)
     }
 }
 
@@ -101,11 +85,9 @@ fn lognormal(sorted: &[f64], tick: f64) -> Option<Candidate> {
     })
 }
 
-fn gamma(sorted: &[f64], tick: f64) -> Option<Candidate> {
-    let n = sorted.len() as f64;
-    let mean = sorted.iter().sum::<f64>() / n;
-    let var = sorted.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    let cv = var.sqrt() / mean;
+/// The gamma of the samples' `mean` and standard deviation `sd`.
+fn gamma(sorted: &[f64], tick: f64, mean: f64, sd: f64) -> Option<Candidate> {
+    let cv = sd / mean;
     if !(Dist::GAMMA_CV_MIN..=Dist::GAMMA_CV_MAX).contains(&cv) {
         return None;
     }
@@ -122,8 +104,8 @@ fn gamma(sorted: &[f64], tick: f64) -> Option<Candidate> {
 /// The scenario's distribution `d` moved to mean `mean_ms`, its shape kept
 /// (the same p99 ÷ mean); `None` for an empirical one.
 fn rescaled(d: &Dist, mean_ms: f64) -> Option<DistSummary> {
-    let s = summary(d);
-    if s.dist == "empirical" || mean_ms.is_nan() || mean_ms <= 0.0 {
+    let s = DistSummary::of(d);
+    if s.dist == DistKind::Empirical || mean_ms.is_nan() || mean_ms <= 0.0 {
         return None;
     }
     let k = mean_ms / s.mean_ms;
@@ -176,7 +158,7 @@ pub fn fit(
         mean_ci95_ms: mean_ci95,
         p50_ms: p50,
         p99_ms: quantile(&sorted, 0.99),
-        scenario: summary(current),
+        scenario: DistSummary::of(current),
         scenario_ks: None,
         lognormal: None,
         gamma: None,
@@ -202,7 +184,7 @@ pub fn fit(
     let scenario_ks = ks(&sorted, tick_ms, |x| current.cdf_ms(x));
     out.scenario_ks = Some(scenario_ks);
     out.lognormal = lognormal(&sorted, tick_ms);
-    out.gamma = gamma(&sorted, tick_ms);
+    out.gamma = gamma(&sorted, tick_ms, mean, sd);
     if scenario_ks <= critical {
         out.choice = Choice::Agrees;
         return out;
@@ -225,10 +207,9 @@ pub fn fit(
         };
         out.fitted = Some(DistSummary {
             dist: match choice {
-                Choice::Gamma => "gamma",
-                _ => "lognormal",
-            }
-            .into(),
+                Choice::Gamma => DistKind::Gamma,
+                _ => DistKind::Lognormal,
+            },
             mean_ms: c.mean_ms * k,
             p99_ms: c.p99_ms * k,
         });
@@ -239,14 +220,7 @@ pub fn fit(
 /// The fitted distribution as the simulator draws it; `None` for `keep`
 /// (or a fit the model refuses).
 pub fn to_dist(f: &ServiceFit) -> Option<Dist> {
-    let d = f.fitted.as_ref()?;
-    match d.dist.as_str() {
-        "lognormal" => Dist::lognormal(d.mean_ms, d.p99_ms).ok(),
-        "gamma" => Dist::gamma_p99(d.mean_ms, d.p99_ms).ok(),
-        "exponential" => Dist::exponential(d.mean_ms).ok(),
-        "constant" => Dist::constant(d.mean_ms).ok(),
-        _ => None,
-    }
+    f.fitted.as_ref()?.to_dist()
 }
 
 #[cfg(test)]
@@ -330,7 +304,7 @@ mod tests {
         let d = f.fitted.unwrap();
         // The readings' mean is the true mean: se 0.4 × √(1 + 1/(6 × 0.16)) / √n.
         assert!((d.mean_ms - 0.4).abs() < 0.02, "{d:?}");
-        assert_eq!(d.dist, "lognormal");
+        assert_eq!(d.dist, DistKind::Lognormal);
         assert!((d.p99_ms / d.mean_ms - 8.0).abs() < 1e-9);
     }
 

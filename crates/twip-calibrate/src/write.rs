@@ -120,9 +120,9 @@ pub fn calibrated_scenario(
             match fitted {
                 Some(d) => {
                     let mut t = InlineTable::new();
-                    t.insert("dist", Value::from(d.dist.as_str()));
+                    t.insert("dist", Value::from(d.dist.name()));
                     t.insert("mean_ms", Value::from(ms(d.mean_ms)));
-                    if d.dist != "exponential" && d.dist != "constant" {
+                    if !d.dist.is_mean_only() {
                         t.insert("p99_ms", Value::from(ms(d.p99_ms)));
                     }
                     let mut value = Value::InlineTable(t);
@@ -166,11 +166,11 @@ pub fn calibrated_scenario(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use twip_model::calibration::{Choice, DistSummary};
+    use twip_model::calibration::{Choice, DistKind, DistSummary};
 
-    fn fit(service: &str, dist: &str, mean: f64, p99: f64) -> ServiceFit {
+    fn fit(service: &str, dist: DistKind, mean: f64, p99: f64) -> ServiceFit {
         let d = DistSummary {
-            dist: dist.into(),
+            dist,
             mean_ms: mean,
             p99_ms: p99,
         };
@@ -220,8 +220,8 @@ mod tests {
             &from,
             &to,
             &[
-                fit("app", "gamma", 55.5, 300.25),
-                fit("static", "lognormal", 0.4, 3.2),
+                fit("app", DistKind::Gamma, 55.5, 300.25),
+                fit("static", DistKind::Lognormal, 0.4, 3.2),
             ],
             "calibrated\nsecond line",
         )

@@ -244,9 +244,11 @@ fn header(c: &Calibration) -> String {
 }
 
 fn dist(d: &DistSummary) -> String {
-    match d.dist.as_str() {
-        "exponential" | "constant" => format!("{} mean {}", d.dist, ms(d.mean_ms)),
-        _ => format!("{} mean {} p99 {}", d.dist, ms(d.mean_ms), ms(d.p99_ms)),
+    let name = d.dist.name();
+    if !d.dist.is_mean_only() {
+        format!("{name} mean {} p99 {}", ms(d.mean_ms), ms(d.p99_ms))
+    } else {
+        format!("{name} mean {}", ms(d.mean_ms))
     }
 }
 
@@ -293,12 +295,9 @@ fn fit_sentence(f: &ServiceFit) -> String {
     }
 }
 
-fn pct(measured: f64, predicted: f64) -> String {
-    if predicted > 0.0 {
-        format!("{:+.1} %", 100.0 * (measured - predicted) / predicted)
-    } else {
-        "-".into()
-    }
+fn pct(e: &Estimate, measured: f64) -> String {
+    e.error_pct(measured)
+        .map_or("-".into(), |x| format!("{x:+.1} %"))
 }
 
 /// Whether one window's measurement falls in the simulated 95 % range.
@@ -358,7 +357,7 @@ fn table(c: &Calibration) -> String {
                 format!("{m:.digits$}"),
                 est(&sim, digits),
                 if row.is_some() {
-                    pct(m, sim.value)
+                    pct(&sim, m)
                 } else {
                     String::new()
                 },
@@ -368,7 +367,7 @@ fn table(c: &Calibration) -> String {
                 let cal = pick(row, cal);
                 cells.push(est(&cal, digits));
                 cells.push(if row.is_some() {
-                    pct(m, cal.value)
+                    pct(&cal, m)
                 } else {
                     String::new()
                 });

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use crate::{Dist, Error};
 
 /// The version of the format this crate writes and reads.
 pub const VERSION: u32 = 1;
@@ -108,6 +108,12 @@ pub struct Estimate {
 }
 
 impl Estimate {
+    /// `measured` against this estimate, in percent of it; `None` when it
+    /// is not positive.
+    pub fn error_pct(&self, measured: f64) -> Option<f64> {
+        (self.value > 0.0).then(|| 100.0 * (measured - self.value) / self.value)
+    }
+
     /// Whether `measured` is within the prediction interval.
     pub fn admits(&self, measured: f64) -> bool {
         (measured - self.value).abs() <= self.pi95
@@ -184,16 +190,85 @@ pub struct Simulated {
     pub p99_ms: Estimate,
 }
 
+/// A family of service-time distributions, as a scenario's `dist` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DistKind {
+    /// `exponential`.
+    Exponential,
+    /// `constant`.
+    Constant,
+    /// `lognormal`.
+    Lognormal,
+    /// `gamma`.
+    Gamma,
+    /// `empirical`.
+    Empirical,
+}
+
+impl DistKind {
+    /// The family of `d`.
+    pub fn of(d: &Dist) -> DistKind {
+        match d {
+            Dist::Exponential { .. } => DistKind::Exponential,
+            Dist::Constant { .. } => DistKind::Constant,
+            Dist::Lognormal { .. } => DistKind::Lognormal,
+            Dist::Gamma { .. } => DistKind::Gamma,
+            Dist::Empirical { .. } => DistKind::Empirical,
+        }
+    }
+
+    /// The scenario's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DistKind::Exponential => "exponential",
+            DistKind::Constant => "constant",
+            DistKind::Lognormal => "lognormal",
+            DistKind::Gamma => "gamma",
+            DistKind::Empirical => "empirical",
+        }
+    }
+
+    /// Whether its mean says all (exponential, constant): a p99 is not
+    /// written or shown for it.
+    pub fn is_mean_only(self) -> bool {
+        matches!(self, DistKind::Exponential | DistKind::Constant)
+    }
+}
+
 /// A service-time distribution as a scenario writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DistSummary {
-    /// `lognormal`, `gamma`, `exponential`, `constant` or `empirical`.
-    pub dist: String,
+    /// Its family.
+    pub dist: DistKind,
     /// Mean (ms).
     pub mean_ms: f64,
     /// 99th percentile (ms).
     pub p99_ms: f64,
+}
+
+impl DistSummary {
+    /// How a scenario's distribution reads.
+    pub fn of(d: &Dist) -> DistSummary {
+        DistSummary {
+            dist: DistKind::of(d),
+            mean_ms: d.mean_ms(),
+            p99_ms: d.quantile_ms(0.99),
+        }
+    }
+
+    /// The distribution the simulator draws; `None` for an empirical one
+    /// (no samples here) or parameters the model refuses.
+    pub fn to_dist(&self) -> Option<Dist> {
+        match self.dist {
+            DistKind::Lognormal => Dist::lognormal(self.mean_ms, self.p99_ms).ok(),
+            DistKind::Gamma => Dist::gamma_p99(self.mean_ms, self.p99_ms).ok(),
+            DistKind::Exponential => Dist::exponential(self.mean_ms).ok(),
+            DistKind::Constant => Dist::constant(self.mean_ms).ok(),
+            DistKind::Empirical => None,
+        }
+    }
 }
 
 /// A candidate distribution fitted to the samples.

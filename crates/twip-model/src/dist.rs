@@ -286,12 +286,16 @@ impl Dist {
             Dist::Gamma { shape, scale_ms } => GammaDist::new(*shape, 1.0 / scale_ms)
                 .map(|g| g.inverse_cdf(p))
                 .unwrap_or(f64::NAN),
-            Dist::Empirical { samples_ms } => {
-                let i = ((samples_ms.len() as f64 * p).ceil() as usize).clamp(1, samples_ms.len());
-                samples_ms[i - 1]
-            }
+            Dist::Empirical { samples_ms } => nearest_rank(samples_ms, p),
         }
     }
+}
+
+/// The `p` quantile of sorted, non-empty `samples` by nearest rank: the
+/// value at rank ⌈n·p⌉ (at least the first).
+pub fn nearest_rank(samples: &[f64], p: f64) -> f64 {
+    let i = ((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len());
+    samples[i - 1]
 }
 
 #[cfg(test)]

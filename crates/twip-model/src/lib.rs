@@ -23,7 +23,7 @@ pub mod plan;
 mod scenario;
 
 pub use catalog::{replica_cpu_millis, Catalog, CatalogRegion, InstanceType};
-pub use dist::Dist;
+pub use dist::{nearest_rank, Dist};
 pub use error::Error;
 pub use plan::plan_schema;
 pub use plan::{

@@ -230,13 +230,10 @@ fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
 }
 
-/// `measured` against `predicted` in percent.
-fn rel(measured: f64, predicted: f64) -> String {
-    if predicted > 0.0 {
-        format!("{:+.1} %", 100.0 * (measured - predicted) / predicted)
-    } else {
-        "—".into()
-    }
+/// `measured` against the estimate `e`, in percent.
+fn rel(e: &twip_model::calibration::Estimate, measured: f64) -> String {
+    e.error_pct(measured)
+        .map_or("—".into(), |x| format!("{x:+.1} %"))
 }
 
 /// "Simulated against measured": the ladder, the chart, the fits.
@@ -301,14 +298,14 @@ fn calibration_section<'a>(
                 format!("{} ms", f.name()),
                 ms_fig(m),
                 format!("{} ± {}", ms_fig(sim.value), ms_fig(sim.ci95)),
-                rel(m, sim.value),
+                rel(&sim, m),
                 yes_no(sim.admits(m)),
             ];
             if fitted {
                 match cal {
                     Some(e) => {
                         row.push(format!("{} ± {}", ms_fig(e.value), ms_fig(e.ci95)));
-                        row.push(rel(m, e.value));
+                        row.push(rel(&e, m));
                         row.push(yes_no(e.admits(m)));
                     }
                     None => row.extend(["—".to_string(), "—".to_string(), "—".to_string()]),
@@ -353,14 +350,15 @@ fn calibration_section<'a>(
 }
 
 fn dist_words(d: &twip_model::calibration::DistSummary) -> String {
-    match d.dist.as_str() {
-        "exponential" | "constant" => format!("{} mean {} ms", d.dist, ms_fig(d.mean_ms)),
-        _ => format!(
-            "{} mean {} ms, p99 {} ms",
-            d.dist,
+    let name = d.dist.name();
+    if !d.dist.is_mean_only() {
+        format!(
+            "{name} mean {} ms, p99 {} ms",
             ms_fig(d.mean_ms),
             ms_fig(d.p99_ms)
-        ),
+        )
+    } else {
+        format!("{name} mean {} ms", ms_fig(d.mean_ms))
     }
 }
 
